@@ -1,0 +1,9 @@
+"""Typed, frozen configuration: one dataclass per concern, named presets."""
+
+from fashion_t2i.config.config import Config
+from fashion_t2i.config.data_config import DataConfig
+from fashion_t2i.config.export_config import ExportConfig
+from fashion_t2i.config.model_config import ModelConfig
+from fashion_t2i.config.presets import PRESETS, get_preset
+from fashion_t2i.config.text_config import TextConfig
+from fashion_t2i.config.train_config import TrainConfig

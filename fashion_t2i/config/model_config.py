@@ -1,0 +1,94 @@
+"""Configuration of the networks: encoders, similarity, generator, discriminators."""
+
+import dataclasses
+
+REGION_LAYERS = ("mixed6", "mixed7")
+SIMILARITY_MODES = ("t2i", "i2t", "both")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Sizes and hyper-parameters of every network.
+
+    Args:
+        embedding_dim: word embedding size of the text encoder.
+        joint_dim: D, the joint text-image feature size. The bi-LSTM has
+            `joint_dim // 2` units per direction.
+        word_vectors_path: optional text file of pretrained word vectors
+            (`word v1 v2 ...` per line) to initialise the embedding.
+        region_layer: InceptionV3 tap for region features. Keras `mixed7` is
+            TF-slim's `Mixed_6e` (the seed's layer, 17x17x768 at 299 px);
+            Keras `mixed6` is `Mixed_6d`.
+        image_encoder_size: input size of InceptionV3 (>= 75). 299 is the
+            original; smaller sizes give fewer regions and cost less.
+        image_encoder_weights: `"imagenet"`, a path to a weights file, or
+            `""` for random initialisation.
+        train_image_trunk: train the InceptionV3 trunk in the DAMSM phase.
+            Ignored (always frozen) when pretrained weights are loaded.
+        gamma1: sharpness of the attention over regions (AttnGAN: 4).
+        gamma2: weight of the most relevant word in R(E, V) (AttnGAN: 5).
+        gamma3: scale of the batch softmax over pair scores (AttnGAN: 10).
+        similarity: which attention directions enter L_similarity:
+            `"t2i"` (words attend to regions), `"i2t"` (regions attend to
+            words) or `"both"`.
+        z_dim: noise size.
+        condition_dim: size of the conditioning-augmentation code c.
+        gf_dim: generator width (channels at the stage-1 output is gf_dim).
+        df_dim: discriminator width.
+        stage1_size: image size drawn by stage 1 (must be 4 * 2**k).
+        num_refinement_stages: stages after stage 1; each doubles the size.
+            The seed uses one (two stages in all), AttnGAN two.
+        residual_blocks: residual blocks in each refinement stage.
+    """
+
+    embedding_dim: int = 300
+    joint_dim: int = 256
+    word_vectors_path: str = ""
+    region_layer: str = "mixed7"
+    image_encoder_size: int = 299
+    image_encoder_weights: str = ""
+    train_image_trunk: bool = True
+    gamma1: float = 4.0
+    gamma2: float = 5.0
+    gamma3: float = 10.0
+    similarity: str = "t2i"
+    z_dim: int = 100
+    condition_dim: int = 100
+    gf_dim: int = 32
+    df_dim: int = 64
+    stage1_size: int = 64
+    num_refinement_stages: int = 1
+    residual_blocks: int = 2
+
+    def __post_init__(self):
+        if self.region_layer not in REGION_LAYERS:
+            raise ValueError(
+                f"ModelConfig.region_layer must be one of {REGION_LAYERS}, "
+                f"got {self.region_layer!r}."
+            )
+        if self.similarity not in SIMILARITY_MODES:
+            raise ValueError(
+                f"ModelConfig.similarity must be one of {SIMILARITY_MODES}, "
+                f"got {self.similarity!r}."
+            )
+        if self.joint_dim % 2:
+            raise ValueError(f"ModelConfig.joint_dim must be even, got {self.joint_dim}.")
+        if self.image_encoder_size < 75:
+            raise ValueError(
+                "ModelConfig.image_encoder_size must be >= 75 (InceptionV3's "
+                f"minimum), got {self.image_encoder_size}."
+            )
+        size = self.stage1_size
+        while size > 4 and size % 2 == 0:
+            size //= 2
+        if size != 4:
+            raise ValueError(
+                f"ModelConfig.stage1_size must be 4 * 2**k, got {self.stage1_size}."
+            )
+        if self.num_refinement_stages < 0:
+            raise ValueError("ModelConfig.num_refinement_stages must be >= 0.")
+
+    @property
+    def stage_sizes(self):
+        """Image size of every stage, stage 1 first."""
+        return tuple(self.stage1_size * 2**k for k in range(self.num_refinement_stages + 1))

@@ -1,0 +1,119 @@
+"""Named presets: `smoke` (tests, seconds), `demo` (embedded data, CPU), `fashiongen`."""
+
+from fashion_t2i.config.config import Config
+from fashion_t2i.config.data_config import DataConfig
+from fashion_t2i.config.export_config import ExportConfig
+from fashion_t2i.config.model_config import ModelConfig
+from fashion_t2i.config.text_config import TextConfig
+from fashion_t2i.config.train_config import TrainConfig
+
+
+def _smoke():
+    return Config(
+        preset="smoke",
+        data=DataConfig(
+            batch_size=4,
+            shuffle_buffer=16,
+            block_size=8,
+            fashion_mnist_size=32,
+            fashion_mnist_train_limit=64,
+            fashion_mnist_validation_limit=32,
+        ),
+        text=TextConfig(max_words=8),
+        model=ModelConfig(
+            embedding_dim=16,
+            joint_dim=16,
+            image_encoder_size=75,
+            z_dim=8,
+            condition_dim=8,
+            gf_dim=8,
+            df_dim=8,
+            stage1_size=16,
+            num_refinement_stages=1,
+            residual_blocks=1,
+        ),
+        train=TrainConfig(
+            damsm_steps=2,
+            gan_steps=2,
+            checkpoint_every=1,
+            log_every=1,
+            image_every=1,
+            eval_every=2,
+        ),
+        export=ExportConfig(max_batch=8),
+    )
+
+
+def _demo():
+    return Config(
+        preset="demo",
+        data=DataConfig(batch_size=32, fashion_mnist_size=64),
+        text=TextConfig(max_words=12),
+        model=ModelConfig(
+            embedding_dim=64,
+            joint_dim=128,
+            image_encoder_size=75,
+            z_dim=64,
+            condition_dim=64,
+            gf_dim=32,
+            df_dim=32,
+            stage1_size=32,
+            num_refinement_stages=1,
+            residual_blocks=2,
+        ),
+        train=TrainConfig(
+            damsm_steps=1500,
+            gan_steps=3000,
+            checkpoint_every=250,
+            log_every=50,
+            image_every=250,
+            eval_every=250,
+        ),
+    )
+
+
+def _fashiongen():
+    return Config(
+        preset="fashiongen",
+        data=DataConfig(
+            train_path="fashiongen_256_256_train.h5",
+            validation_path="fashiongen_256_256_validation.h5",
+            batch_size=16,
+        ),
+        text=TextConfig(max_words=18, min_count=5),
+        model=ModelConfig(
+            embedding_dim=300,
+            joint_dim=256,
+            image_encoder_size=299,
+            image_encoder_weights="imagenet",
+            z_dim=100,
+            condition_dim=100,
+            gf_dim=32,
+            df_dim=64,
+            stage1_size=64,
+            num_refinement_stages=2,
+            residual_blocks=2,
+        ),
+        train=TrainConfig(
+            damsm_steps=100_000,
+            gan_steps=300_000,
+            checkpoint_every=2000,
+            log_every=100,
+            image_every=2000,
+            eval_every=5000,
+        ),
+    )
+
+
+PRESETS = {"smoke": _smoke, "demo": _demo, "fashiongen": _fashiongen}
+
+
+def get_preset(name):
+    """Returns the `Config` of a named preset.
+
+    Raises:
+        ValueError: for an unknown name, listing the known ones.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+    return PRESETS[name]()

@@ -1,0 +1,67 @@
+"""Configuration of the two training phases."""
+
+import dataclasses
+
+PHASES = ("damsm", "gan", "all")
+NAN_POLICIES = ("stop", "skip")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, logging and checkpointing.
+
+    Args:
+        phase: `"damsm"` (encoders only), `"gan"` (encoders frozen) or
+            `"all"` (damsm, then gan).
+        damsm_steps: optimisation steps of the DAMSM phase.
+        gan_steps: optimisation steps of the GAN phase.
+        damsm_learning_rate: Adam learning rate of the encoders (AttnGAN 2e-4).
+        generator_learning_rate: Adam learning rate of the generator.
+        discriminator_learning_rate: Adam learning rate of each discriminator.
+        beta_1: Adam beta_1 of the GAN optimizers (0.5).
+        beta_2: Adam beta_2 (0.999).
+        similarity_weight: lambda of L_similarity in the generator loss.
+        kl_weight: weight of the conditioning-augmentation KL term.
+        mismatch_term: add AttnGAN's (real image, wrong caption) term to L_D.
+        ema_decay: decay of the exponential moving average of the generator.
+        checkpoint_every: steps between checkpoints.
+        log_every: steps between scalar summaries and progress lines.
+        image_every: steps between image summaries.
+        eval_every: steps between validation evaluations (R-precision).
+        max_checkpoints: checkpoints kept.
+        on_nan: `"stop"` ends training at a non-finite loss, keeping the last
+            good checkpoint; `"skip"` drops the update and counts it.
+    """
+
+    phase: str = "all"
+    damsm_steps: int = 1000
+    gan_steps: int = 1000
+    damsm_learning_rate: float = 2e-4
+    generator_learning_rate: float = 2e-4
+    discriminator_learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    similarity_weight: float = 5.0
+    kl_weight: float = 1.0
+    mismatch_term: bool = True
+    ema_decay: float = 0.999
+    checkpoint_every: int = 500
+    log_every: int = 50
+    image_every: int = 500
+    eval_every: int = 500
+    max_checkpoints: int = 3
+    on_nan: str = "stop"
+
+    def __post_init__(self):
+        if self.phase not in PHASES:
+            raise ValueError(f"TrainConfig.phase must be one of {PHASES}, got {self.phase!r}.")
+        if self.on_nan not in NAN_POLICIES:
+            raise ValueError(
+                f"TrainConfig.on_nan must be one of {NAN_POLICIES}, got {self.on_nan!r}."
+            )
+        for name in ("checkpoint_every", "log_every", "image_every", "eval_every",
+                     "max_checkpoints"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name} must be >= 1.")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}.")
