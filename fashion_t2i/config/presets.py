@@ -16,8 +16,8 @@ def _smoke():
             shuffle_buffer=16,
             block_size=8,
             fashion_mnist_size=32,
-            fashion_mnist_train_limit=64,
-            fashion_mnist_validation_limit=32,
+            fashion_mnist_train_limit=128,
+            fashion_mnist_validation_limit=128,
         ),
         text=TextConfig(max_words=8),
         model=ModelConfig(

@@ -1,0 +1,163 @@
+"""DAMSM: pretraining of the text and image encoders with L_similarity."""
+
+import keras
+import tensorflow as tf
+
+from fashion_t2i import losses
+from fashion_t2i.models.image_encoder import ImageEncoder
+from fashion_t2i.models.text_encoder import TextEncoder
+
+
+@keras.saving.register_keras_serializable(package="fashion_t2i")
+class DAMSM(keras.Model):
+    """Deep attentional multimodal similarity model (AttnGAN), the seed's L_similarity.
+
+    Owns the two encoders and trains them on real (image, caption) pairs so
+    that matching pairs score high against the other pairs of the batch at
+    the word-region level (both seed attention directions, per `similarity`)
+    and the sentence-image level.
+
+    Args:
+        text_encoder: a `TextEncoder`.
+        image_encoder: an `ImageEncoder`.
+        gamma1, gamma2, gamma3: similarity hyper-parameters (AttnGAN 4, 5, 10).
+        similarity: "t2i", "i2t" or "both".
+
+    Call args:
+        inputs: dict with `images` (tuple of stage images; the last is used)
+            or `image`, and `token_ids`.
+
+    Returns:
+        dict of `word_features`, `sentence_feature`, `region_features`,
+        `global_feature`.
+    """
+
+    def __init__(
+        self,
+        text_encoder,
+        image_encoder,
+        gamma1=4.0,
+        gamma2=5.0,
+        gamma3=10.0,
+        similarity="t2i",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.text_encoder = text_encoder
+        self.image_encoder = image_encoder
+        self.gamma1 = gamma1
+        self.gamma2 = gamma2
+        self.gamma3 = gamma3
+        self.similarity = similarity
+        self.loss_names = ["similarity_loss", "global_loss_1", "global_loss_2"]
+        if similarity in ("t2i", "both"):
+            self.loss_names += ["t2i_loss_1", "t2i_loss_2"]
+        if similarity in ("i2t", "both"):
+            self.loss_names += ["i2t_loss_1", "i2t_loss_2"]
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+
+    @staticmethod
+    def _final_images(inputs):
+        images = inputs["images"]
+        return images[-1] if isinstance(images, (tuple, list)) else images
+
+    def call(self, inputs, training=False):
+        word_features, sentence_feature = self.text_encoder(inputs["token_ids"], training=training)
+        region_features, global_feature = self.image_encoder(
+            self._final_images(inputs), training=training
+        )
+        return {
+            "word_features": word_features,
+            "sentence_feature": sentence_feature,
+            "region_features": region_features,
+            "global_feature": global_feature,
+        }
+
+    def compile(self, optimizer, **kwargs):
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compute_losses(self, data, training):
+        features = self(data, training=training)
+        return losses.similarity_loss(
+            features["word_features"],
+            features["sentence_feature"],
+            tf.not_equal(data["token_ids"], 0),
+            features["region_features"],
+            features["global_feature"],
+            gamma1=self.gamma1,
+            gamma2=self.gamma2,
+            gamma3=self.gamma3,
+            mode=self.similarity,
+            match_ids=data.get("content_id", data.get("product_id")),
+        )
+
+    def train_step(self, data):
+        # Encode both modalities and score every caption against every image.
+        with tf.GradientTape() as tape:
+            terms = self.compute_losses(data, training=True)
+        # One optimizer for both encoders: they are trained jointly.
+        variables = self.trainable_variables
+        gradients = tape.gradient(terms["similarity_loss"], variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        return self._update_trackers(terms)
+
+    def test_step(self, data):
+        return self._update_trackers(self.compute_losses(data, training=False))
+
+    def _update_trackers(self, terms):
+        for name in self.loss_names:
+            self.trackers[name].update_state(terms[name])
+        return {name: self.trackers[name].result() for name in self.loss_names}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "text_encoder": keras.layers.serialize(self.text_encoder),
+                "image_encoder": keras.layers.serialize(self.image_encoder),
+                "gamma1": self.gamma1,
+                "gamma2": self.gamma2,
+                "gamma3": self.gamma3,
+                "similarity": self.similarity,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["text_encoder"] = keras.layers.deserialize(config["text_encoder"])
+        config["image_encoder"] = keras.layers.deserialize(config["image_encoder"])
+        return cls(**config)
+
+    @classmethod
+    def from_model_config(cls, model_config, vocabulary_size, embeddings_initializer="uniform"):
+        """Builds a DAMSM from a `ModelConfig`."""
+        text_encoder = TextEncoder(
+            vocabulary_size,
+            embedding_dim=model_config.embedding_dim,
+            joint_dim=model_config.joint_dim,
+            embeddings_initializer=embeddings_initializer,
+            name="text_encoder",
+        )
+        image_encoder = ImageEncoder(
+            joint_dim=model_config.joint_dim,
+            region_layer=model_config.region_layer,
+            input_size=model_config.image_encoder_size,
+            weights=model_config.image_encoder_weights or None,
+            train_trunk=model_config.train_image_trunk,
+            name="image_encoder",
+        )
+        return cls(
+            text_encoder,
+            image_encoder,
+            gamma1=model_config.gamma1,
+            gamma2=model_config.gamma2,
+            gamma3=model_config.gamma3,
+            similarity=model_config.similarity,
+            name="damsm",
+        )

@@ -1,0 +1,98 @@
+"""`python -m fashion_t2i.train`: trains the DAMSM encoders, then the GAN.
+
+Flags build a `Config` from a named preset; a flag left unset keeps the
+preset's value. The config is written to `<workdir>/config.json`, and
+re-running the same command resumes from the latest checkpoints.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+from fashion_t2i.config import PRESETS, get_preset
+from fashion_t2i.config.data_config import BAD_CAPTION_POLICIES, ENCODINGS
+from fashion_t2i.config.model_config import REGION_LAYERS, SIMILARITY_MODES
+from fashion_t2i.config.train_config import NAN_POLICIES, PHASES
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "Named configuration to start from.")
+flags.DEFINE_string("workdir", "runs/demo", "Checkpoints, logs, vocabulary and config go here.")
+flags.DEFINE_enum("phase", None, PHASES, "damsm, gan, or all (damsm then gan).")
+flags.DEFINE_string("train_path", None, "Fashion-Gen schema HDF5 training file.")
+flags.DEFINE_string("validation_path", None, "Fashion-Gen schema HDF5 validation file.")
+flags.DEFINE_enum("encoding", None, ENCODINGS, "Caption encoding of the HDF5 files.")
+flags.DEFINE_enum("on_bad_caption", None, BAD_CAPTION_POLICIES, "Unusable captions: error or skip.")
+flags.DEFINE_integer("batch_size", None, "Global batch size.")
+flags.DEFINE_integer("seed", None, "Seed of shuffling, augmentation and the embedded data.")
+flags.DEFINE_bool("deterministic", None, "Deterministic input order and augmentation.")
+flags.DEFINE_integer("damsm_steps", None, "Steps of the DAMSM phase.")
+flags.DEFINE_integer("gan_steps", None, "Steps of the GAN phase.")
+flags.DEFINE_float("damsm_learning_rate", None, "Adam learning rate of the encoders.")
+flags.DEFINE_float("generator_learning_rate", None, "Adam learning rate of the generator.")
+flags.DEFINE_float("discriminator_learning_rate", None, "Adam learning rate of the discriminators.")
+flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints.")
+flags.DEFINE_integer("log_every", None, "Steps between progress lines and scalar summaries.")
+flags.DEFINE_integer("image_every", None, "Steps between image summaries.")
+flags.DEFINE_integer("eval_every", None, "Steps between validation evaluations.")
+flags.DEFINE_enum("on_nan", None, NAN_POLICIES, "Non-finite loss: stop, or skip the batch.")
+flags.DEFINE_string(
+    "image_encoder_weights", None,
+    "InceptionV3 weights: 'imagenet', a local weights file, or '' for random.",
+)
+flags.DEFINE_enum("region_layer", None, REGION_LAYERS, "InceptionV3 region tap (mixed7 = Mixed_6e).")
+flags.DEFINE_enum("similarity", None, SIMILARITY_MODES, "Attention directions of L_similarity.")
+flags.DEFINE_string("word_vectors", None, "Pretrained word vectors file for the embedding.")
+
+# flag name -> (config section, field)
+_OVERRIDES = {
+    "phase": ("train", "phase"),
+    "train_path": ("data", "train_path"),
+    "validation_path": ("data", "validation_path"),
+    "encoding": ("data", "encoding"),
+    "on_bad_caption": ("data", "on_bad_caption"),
+    "batch_size": ("data", "batch_size"),
+    "seed": ("data", "seed"),
+    "deterministic": ("data", "deterministic"),
+    "damsm_steps": ("train", "damsm_steps"),
+    "gan_steps": ("train", "gan_steps"),
+    "damsm_learning_rate": ("train", "damsm_learning_rate"),
+    "generator_learning_rate": ("train", "generator_learning_rate"),
+    "discriminator_learning_rate": ("train", "discriminator_learning_rate"),
+    "checkpoint_every": ("train", "checkpoint_every"),
+    "log_every": ("train", "log_every"),
+    "image_every": ("train", "image_every"),
+    "eval_every": ("train", "eval_every"),
+    "on_nan": ("train", "on_nan"),
+    "image_encoder_weights": ("model", "image_encoder_weights"),
+    "region_layer": ("model", "region_layer"),
+    "similarity": ("model", "similarity"),
+    "word_vectors": ("model", "word_vectors_path"),
+}
+
+
+def config_from_flags():
+    """The preset with every flag that was set applied on top."""
+    sections = {}
+    for flag, (section, field) in _OVERRIDES.items():
+        value = getattr(FLAGS, flag)
+        if value is not None:
+            sections.setdefault(section, {})[field] = value
+    return get_preset(FLAGS.preset).replace(**sections)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from fashion_t2i import train_lib
+
+    try:
+        config = config_from_flags()
+    except ValueError as e:
+        raise app.UsageError(str(e))
+    train_lib.train(config, FLAGS.workdir)
+
+
+if __name__ == "__main__":
+    sys.exit(app.run(main))

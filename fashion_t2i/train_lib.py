@@ -1,0 +1,305 @@
+"""Training logic of both phases; `train.py` is the thin flags layer over it."""
+
+import dataclasses
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fashion_t2i import losses
+from fashion_t2i import visualization
+from fashion_t2i.config import Config
+from fashion_t2i.data.fashion_gen_reader import FashionGenReader
+from fashion_t2i.data.fashion_mnist_builder import FashionMnistBuilder
+from fashion_t2i.data.input_pipeline import InputPipeline
+from fashion_t2i.metrics import r_precision as r_precision_lib
+from fashion_t2i.models.damsm import DAMSM
+from fashion_t2i.text import vocabulary as vocabulary_lib
+from fashion_t2i.text import word_vectors
+from fashion_t2i.text.tokenizer import Tokenizer
+from fashion_t2i.training_loop import TrainingLoop
+
+VOCABULARY_FILENAME = "vocabulary.txt"
+# Config sections that change what the checkpoints hold: resuming with
+# other values would restore into different networks.
+ARCHITECTURE_SECTIONS = ("text", "model")
+NUM_CANDIDATES = 100
+R_PRECISION_EXAMPLES = 1000
+ATTENTION_PAIRS = 4
+
+
+def resolve_data(config):
+    """Fills in the embedded Fashion-MNIST data when no HDF5 paths are given.
+
+    Builds it (a no-op when up to date) and returns the config with
+    `train_path` / `validation_path` pointing at it.
+    """
+    data = config.data
+    if data.train_path and data.validation_path:
+        return config
+    if data.train_path or data.validation_path:
+        raise ValueError(
+            "Give both --train_path and --validation_path, or neither for the embedded data."
+        )
+    builder = FashionMnistBuilder.from_config(data)
+    builder.build()
+    return config.replace(
+        data={"train_path": builder.train_path, "validation_path": builder.validation_path}
+    )
+
+
+def check_workdir(config, workdir):
+    """Creates `workdir`, refuses a config whose architecture differs from the saved one.
+
+    Raises:
+        PermissionError: `workdir` cannot be written.
+        ValueError: `workdir/config.json` has other `text` or `model` values.
+    """
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        probe = os.path.join(workdir, ".write_test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise PermissionError(f"Cannot write to workdir {workdir}: {e}") from e
+    path = os.path.join(workdir, "config.json")
+    if os.path.exists(path):
+        saved = Config.load(path)
+        changed = [
+            f"{section}.{name}: {getattr(getattr(saved, section), name)!r} -> "
+            f"{getattr(getattr(config, section), name)!r}"
+            for section in ARCHITECTURE_SECTIONS
+            for name in (f.name for f in dataclasses.fields(getattr(config, section)))
+            if getattr(getattr(saved, section), name) != getattr(getattr(config, section), name)
+        ]
+        if changed:
+            raise ValueError(
+                f"{workdir} holds a run with another architecture ({'; '.join(changed)}). "
+                "Use a new --workdir, or the same preset and flags to resume."
+            )
+    config.save(workdir)
+
+
+def prepare_vocabulary(workdir, reader, text_config):
+    """Builds `workdir/vocabulary.txt` from the training captions once; returns its path."""
+    path = os.path.join(workdir, VOCABULARY_FILENAME)
+    if not os.path.exists(path):
+        tokens = vocabulary_lib.build_vocabulary(
+            reader.captions(), text_config.min_count, text_config.max_vocab
+        )
+        vocabulary_lib.save_vocabulary(tokens, path)
+    return path
+
+
+class RunContext:
+    """Readers, tokenizer and pipelines of one run (built once, shared by the phases)."""
+
+    def __init__(self, config, workdir):
+        config = resolve_data(config)
+        check_workdir(config, workdir)
+        self.config = config
+        self.workdir = workdir
+        data = config.data
+        self.train_reader = FashionGenReader(
+            data.train_path, data.encoding, data.on_bad_caption, data.block_size
+        )
+        self.validation_reader = FashionGenReader(
+            data.validation_path, data.encoding, data.on_bad_caption, data.block_size
+        )
+        for name, reader in (("train", self.train_reader), ("validation", self.validation_reader)):
+            if reader.skipped:
+                print(f"data: skipped {reader.skipped} {name} examples with unusable captions")
+        self.vocabulary_path = prepare_vocabulary(workdir, self.train_reader, config.text)
+        self.tokenizer = Tokenizer(self.vocabulary_path, config.text.max_words)
+        self.stage_sizes = config.model.stage_sizes
+
+    def train_batches(self, seed_offset=0):
+        """An endless iterator of training batches.
+
+        tf.data cannot checkpoint a generator's position, so a resumed run
+        passes its start step as `seed_offset`: it draws a fresh shuffle
+        instead of replaying the batches the interrupted run already saw.
+        """
+        data = dataclasses.replace(self.config.data, seed=self.config.data.seed + seed_offset)
+        pipeline = InputPipeline(self.train_reader, self.tokenizer, self.stage_sizes, data)
+        return iter(pipeline.dataset())
+
+    def validation_dataset(self, batch_size=None):
+        pipeline = InputPipeline(
+            self.validation_reader, self.tokenizer, self.stage_sizes, self.config.data,
+            training=False,
+        )
+        return pipeline.dataset(repeat=False, batch_size=batch_size)
+
+    def fixed_validation_batch(self, size):
+        return next(iter(self.validation_dataset(batch_size=size)))
+
+
+def build_damsm(config, vocabulary_size, tokens=None):
+    """The DAMSM of `config`, built, with pretrained word vectors if configured."""
+    initializer = "uniform"
+    if config.model.word_vectors_path:
+        matrix = word_vectors.load_word_vectors(
+            config.model.word_vectors_path, tokens, config.model.embedding_dim
+        )
+        initializer = keras.initializers.Constant(matrix)
+    damsm = DAMSM.from_model_config(config.model, vocabulary_size, initializer)
+    size = config.model.stage_sizes[-1]
+    damsm(
+        {
+            "images": tf.zeros([1, size, size, 3]),
+            "token_ids": tf.ones([1, config.text.max_words], tf.int32),
+        }
+    )
+    return damsm
+
+
+def encode_validation(damsm, dataset, max_examples):
+    """Global image and sentence features of up to `max_examples` validation pairs."""
+    images, sentences, keys = [], [], []
+    count = 0
+    for batch in dataset:
+        features = damsm(batch, training=False)
+        images.append(features["global_feature"].numpy())
+        sentences.append(features["sentence_feature"].numpy())
+        keys.append(batch["content_id"].numpy())
+        count += len(keys[-1])
+        if count >= max_examples:
+            break
+    return (
+        np.concatenate(images)[:max_examples],
+        np.concatenate(sentences)[:max_examples],
+        np.concatenate(keys)[:max_examples],
+    )
+
+
+def r_precision(image_features, sentence_features, content_keys, seed=0):
+    """AttnGAN R-precision: the true caption ranked first among 100 candidates.
+
+    The 99 wrong candidates are captions of examples with other content
+    (another product; on the embedded data another class/colour/pattern
+    combination), so a caption that says the same thing is never a "wrong"
+    answer.
+    """
+    candidate_sets = r_precision_lib.sample_candidates(
+        len(content_keys), NUM_CANDIDATES, content_keys, rng=seed
+    )
+    scores = r_precision_lib.candidate_scores(image_features, sentence_features, candidate_sets)
+    return r_precision_lib.r_precision(scores)
+
+
+def damsm_attention(damsm, batch, config):
+    """Word-over-region attention of each fixed pair: [B, T, h, w], and the regions' side."""
+    features = damsm(batch, training=False)
+    word_mask = tf.not_equal(batch["token_ids"], 0)
+    _, alpha = losses.word_region_scores(
+        features["word_features"],
+        word_mask,
+        features["region_features"],
+        config.model.gamma1,
+        config.model.gamma2,
+    )
+    alpha = tf.linalg.diag_part(tf.transpose(alpha, [2, 3, 0, 1]))  # [T, N, B]
+    alpha = tf.transpose(alpha, [2, 0, 1]).numpy()
+    side = int(round(np.sqrt(alpha.shape[-1])))
+    return alpha.reshape(alpha.shape[0], alpha.shape[1], side, side)
+
+
+def write_attention_summary(name, images, attention, tokens, lengths, step, writer):
+    num_words = min(int(attention.shape[1]), 6)
+    grid = visualization.image_grid(
+        visualization.attention_overlays(images, attention, num_words)
+    )
+    words = [
+        " ".join(t.decode("utf-8") for t in row[:n]) for row, n in zip(tokens, lengths)
+    ]
+    with writer.as_default(step=step):
+        tf.summary.image(name, grid[None], max_outputs=1)
+        tf.summary.text(name + "/captions", tf.constant(words))
+
+
+def train_damsm(context, log_fn=print):
+    """Phase 1: trains the text and image encoders with L_similarity.
+
+    Returns:
+        `(damsm, summary)` where summary holds the last losses and the final
+        validation R-precision.
+    """
+    config, workdir = context.config, context.workdir
+    train = config.train
+    damsm = build_damsm(config, context.tokenizer.vocabulary_size, context.tokenizer.tokens)
+    optimizer = keras.optimizers.Adam(train.damsm_learning_rate)
+    damsm.compile(optimizer=optimizer)
+    optimizer.build(damsm.trainable_variables)
+    checkpoint = tf.train.Checkpoint(
+        damsm=damsm, optimizer=optimizer, step=tf.Variable(0, dtype=tf.int64)
+    )
+
+    @tf.function
+    def step_fn(batch):
+        return damsm.train_step(batch)
+
+    fixed = context.fixed_validation_batch(ATTENTION_PAIRS)
+    fixed_tokens = context.tokenizer.detokenize(fixed["token_ids"]).numpy()
+    results = {}
+
+    def evaluate(step, writer):
+        features = encode_validation(
+            damsm, context.validation_dataset(), R_PRECISION_EXAMPLES
+        )
+        value = r_precision(*features, seed=config.data.seed)
+        results["r_precision"] = value
+        with writer.as_default(step=step):
+            tf.summary.scalar("eval/r_precision", value)
+        log_fn(f"[damsm] step {step}  validation R-precision (top-1 of 100) {value:.3f}")
+
+    def attention_images(step, writer):
+        attention = damsm_attention(damsm, fixed, config)
+        write_attention_summary(
+            "damsm/attention", fixed["images"][-1].numpy(), attention, fixed_tokens,
+            fixed["lengths"].numpy(), step, writer,
+        )
+
+    loop = TrainingLoop(
+        "damsm",
+        step_fn,
+        checkpoint,
+        workdir,
+        train.damsm_steps,
+        train.checkpoint_every,
+        train.log_every,
+        max_checkpoints=train.max_checkpoints,
+        on_nan=train.on_nan,
+        hooks=[(train.eval_every, evaluate), (train.image_every, attention_images)],
+        learning_rates={"damsm": lambda: optimizer.learning_rate},
+        log_fn=log_fn,
+    )
+    summary = loop.run(context.train_batches)
+    summary.update(results)
+    return damsm, summary
+
+
+def write_summary(workdir, name, summary):
+    path = os.path.join(workdir, f"{name}_summary.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(summary, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def train(config, workdir, log_fn=print):
+    """Runs the configured phase(s) in `workdir`; returns the summaries by phase."""
+    context = RunContext(config, workdir)
+    log_fn(
+        f"train: preset {config.preset}, phase {config.train.phase}, workdir {workdir}, "
+        f"{context.train_reader.num_examples} training / "
+        f"{context.validation_reader.num_examples} validation examples, "
+        f"vocabulary {context.tokenizer.vocabulary_size}"
+    )
+    summaries = {}
+    if config.train.phase in ("damsm", "all"):
+        _, summaries["damsm"] = train_damsm(context, log_fn)
+        write_summary(workdir, "damsm", summaries["damsm"])
+    return summaries
