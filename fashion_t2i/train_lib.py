@@ -15,6 +15,7 @@ from fashion_t2i.data.fashion_gen_reader import FashionGenReader
 from fashion_t2i.data.fashion_mnist_builder import FashionMnistBuilder
 from fashion_t2i.data.input_pipeline import InputPipeline
 from fashion_t2i.metrics import r_precision as r_precision_lib
+from fashion_t2i.models.attn_gan import AttnGAN
 from fashion_t2i.models.damsm import DAMSM
 from fashion_t2i.text import vocabulary as vocabulary_lib
 from fashion_t2i.text import word_vectors
@@ -28,6 +29,7 @@ ARCHITECTURE_SECTIONS = ("text", "model")
 NUM_CANDIDATES = 100
 R_PRECISION_EXAMPLES = 1000
 ATTENTION_PAIRS = 4
+SAMPLE_CAPTIONS = 8
 
 
 def resolve_data(config):
@@ -234,9 +236,9 @@ def train_damsm(context, log_fn=print):
     optimizer = keras.optimizers.Adam(train.damsm_learning_rate)
     damsm.compile(optimizer=optimizer)
     optimizer.build(damsm.trainable_variables)
-    checkpoint = tf.train.Checkpoint(
-        damsm=damsm, optimizer=optimizer, step=tf.Variable(0, dtype=tf.int64)
-    )
+    checkpoint = damsm_checkpoint(damsm)
+    checkpoint.optimizer = optimizer
+    checkpoint.step = tf.Variable(0, dtype=tf.int64)
 
     @tf.function
     def step_fn(batch):
@@ -289,6 +291,138 @@ def write_summary(workdir, name, summary):
     os.replace(path + ".tmp", path)
 
 
+def damsm_checkpoint(damsm):
+    """The DAMSM phase's checkpoint layout (encoders at the top level)."""
+    return tf.train.Checkpoint(
+        text_encoder=damsm.text_encoder, image_encoder=damsm.image_encoder
+    )
+
+
+def restore_damsm(config, workdir, tokenizer):
+    """The trained DAMSM of `workdir` (latest DAMSM checkpoint).
+
+    Raises:
+        FileNotFoundError: the DAMSM phase has not run in `workdir`.
+    """
+    damsm = build_damsm(config, tokenizer.vocabulary_size)
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, "damsm"))
+    if latest is None:
+        raise FileNotFoundError(
+            f"No DAMSM checkpoint in {workdir}/damsm: run --phase=damsm (or --phase=all) first."
+        )
+    damsm_checkpoint(damsm).restore(latest).expect_partial().assert_existing_objects_matched()
+    return damsm
+
+
+def gan_checkpoint(gan, step):
+    """The GAN phase's checkpoint: every network, optimizer, the EMA and the noise state."""
+    items = {
+        "generator": gan.generator,
+        "generator_ema": gan.generator_ema,
+        "text_encoder": gan.text_encoder,
+        "image_encoder": gan.image_encoder,
+        "generator_optimizer": gan.generator_optimizer,
+        "seed_generator_state": gan.seed_generator.state,
+        "step": step,
+    }
+    for k, (discriminator, optimizer) in enumerate(
+        zip(gan.discriminators, gan.discriminator_optimizers)
+    ):
+        items[f"discriminator{k + 1}"] = discriminator
+        items[f"discriminator{k + 1}_optimizer"] = optimizer
+    return tf.train.Checkpoint(**items)
+
+
+def build_gan(config, damsm):
+    """The compiled, fully built GAN of `config` around a trained DAMSM."""
+    train = config.train
+    gan = AttnGAN.from_config_and_damsm(config, damsm)
+
+    def adam(rate):
+        return keras.optimizers.Adam(rate, beta_1=train.beta_1, beta_2=train.beta_2)
+
+    gan.compile(
+        generator_optimizer=adam(train.generator_learning_rate),
+        discriminator_optimizers=[
+            adam(train.discriminator_learning_rate) for _ in gan.discriminators
+        ],
+    )
+    gan.build_all(config.data.batch_size, config.text.max_words)
+    return gan
+
+
+def sample_images(gan, token_ids, noise, condition_noise):
+    """Every stage's EMA image for fixed inputs, and the refinement attention."""
+    inputs = gan.generator_inputs(token_ids, noise, condition_noise)
+    outputs = gan.generator_ema(inputs, training=False)
+    return [x.numpy() for x in outputs["images"]], [a.numpy() for a in outputs["attention"]]
+
+
+def sample_grid(stage_images, real_images=None):
+    """One row per caption: every stage resized to the final size, then the real image."""
+    final = stage_images[-1].shape[1]
+    columns = [
+        tf.image.resize(x, [final, final], "nearest").numpy() for x in stage_images
+    ]
+    if real_images is not None:
+        columns.append(np.asarray(real_images))
+    return visualization.image_grid(visualization.to_uint8(np.stack(columns, axis=1)))
+
+
+def train_gan(context, log_fn=print):
+    """Phase 2: trains the generator and discriminators with the encoders frozen."""
+    config, workdir = context.config, context.workdir
+    train = config.train
+    damsm = restore_damsm(config, workdir, context.tokenizer)
+    gan = build_gan(config, damsm)
+    step = tf.Variable(0, dtype=tf.int64)
+    checkpoint = gan_checkpoint(gan, step)
+
+    @tf.function
+    def step_fn(batch):
+        return gan.train_step(batch)
+
+    fixed = context.fixed_validation_batch(SAMPLE_CAPTIONS)
+    fixed_tokens = context.tokenizer.detokenize(fixed["token_ids"]).numpy()
+    rng = np.random.default_rng(config.data.seed)
+    noise = rng.standard_normal((SAMPLE_CAPTIONS, config.model.z_dim)).astype(np.float32)
+    condition_noise = np.zeros((SAMPLE_CAPTIONS, config.model.condition_dim), np.float32)
+
+    def image_summaries(step_value, writer):
+        stage_images, attention = sample_images(
+            gan, fixed["token_ids"], noise, condition_noise
+        )
+        grid = sample_grid(stage_images, fixed["images"][-1].numpy())
+        with writer.as_default(step=step_value):
+            tf.summary.image("gan/samples", grid[None], max_outputs=1)
+        if attention:
+            write_attention_summary(
+                "gan/attention", stage_images[-1], attention[-1], fixed_tokens,
+                fixed["lengths"].numpy(), step_value, writer,
+            )
+
+    loop = TrainingLoop(
+        "gan",
+        step_fn,
+        checkpoint,
+        workdir,
+        train.gan_steps,
+        train.checkpoint_every,
+        train.log_every,
+        max_checkpoints=train.max_checkpoints,
+        on_nan=train.on_nan,
+        hooks=[(train.image_every, image_summaries)],
+        learning_rates={
+            "generator": lambda: gan.generator_optimizer.learning_rate,
+            "discriminator": lambda: gan.discriminator_optimizers[0].learning_rate,
+        },
+        log_fn=log_fn,
+    )
+    summary = loop.run(context.train_batches)
+    summary["skipped_steps"] = loop.skipped_steps
+    return gan, summary
+
+
 def train(config, workdir, log_fn=print):
     """Runs the configured phase(s) in `workdir`; returns the summaries by phase."""
     context = RunContext(config, workdir)
@@ -302,4 +436,9 @@ def train(config, workdir, log_fn=print):
     if config.train.phase in ("damsm", "all"):
         _, summaries["damsm"] = train_damsm(context, log_fn)
         write_summary(workdir, "damsm", summaries["damsm"])
+        if summaries["damsm"]["stopped_by_signal"]:
+            return summaries
+    if config.train.phase in ("gan", "all"):
+        _, summaries["gan"] = train_gan(context, log_fn)
+        write_summary(workdir, "gan", summaries["gan"])
     return summaries

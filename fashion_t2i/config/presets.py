@@ -15,6 +15,7 @@ def _smoke():
             batch_size=4,
             shuffle_buffer=16,
             block_size=8,
+            fashion_mnist_dir="data/fashion_mnist_smoke",
             fashion_mnist_size=32,
             fashion_mnist_train_limit=128,
             fashion_mnist_validation_limit=128,

@@ -1,0 +1,284 @@
+"""The stacked attention GAN: custom `train_step` over generator and discriminators."""
+
+import keras
+import tensorflow as tf
+
+from fashion_t2i import losses
+from fashion_t2i.models.discriminator import Discriminator
+from fashion_t2i.models.generator import Generator
+
+
+@keras.saving.register_keras_serializable(package="fashion_t2i")
+class AttnGAN(keras.Model):
+    """Trains G = (G1, G2, ...) against one D_k per stage, with frozen DAMSM encoders.
+
+    L_G = sum_k L_Gk + lambda * L_similarity(x_hat, caption) + kl_weight * KL,
+    L_Dk as the seed (plus the mismatched pair when `mismatch_term`). Each
+    network has its own optimizer. An exponential moving average of the
+    generator weights (`generator_ema`) is what evaluation and export use.
+
+    Args:
+        generator: a `Generator`.
+        discriminators: one `Discriminator` per stage, smallest first.
+        text_encoder: trained `TextEncoder` (frozen here).
+        image_encoder: trained `ImageEncoder` (frozen here).
+        similarity_weight: lambda.
+        kl_weight: weight of the conditioning-augmentation KL term.
+        mismatch_term: add D(real image, wrong caption) as a negative.
+        ema_decay: decay of the generator EMA.
+        gamma1, gamma2, gamma3, similarity: as in `DAMSM`.
+        seed: seed of the noise generator.
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminators,
+        text_encoder,
+        image_encoder,
+        similarity_weight=5.0,
+        kl_weight=1.0,
+        mismatch_term=True,
+        ema_decay=0.999,
+        gamma1=4.0,
+        gamma2=5.0,
+        gamma3=10.0,
+        similarity="t2i",
+        seed=0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminators = list(discriminators)
+        self.text_encoder = text_encoder
+        self.image_encoder = image_encoder
+        self.text_encoder.trainable = False
+        self.image_encoder.trainable = False
+        self.similarity_weight = similarity_weight
+        self.kl_weight = kl_weight
+        self.mismatch_term = mismatch_term
+        self.ema_decay = ema_decay
+        self.gamma1 = gamma1
+        self.gamma2 = gamma2
+        self.gamma3 = gamma3
+        self.similarity = similarity
+        self.seed = seed
+        self.generator_ema = Generator.from_config(generator.get_config())
+        self.generator_ema.trainable = False
+        self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
+        num_stages = len(self.discriminators)
+        self.loss_names = (
+            ["generator_loss", "kl_loss", "similarity_loss"]
+            + [f"generator_adversarial_loss_{k + 1}" for k in range(num_stages)]
+            + [f"discriminator_loss_{k + 1}" for k in range(num_stages)]
+        )
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+
+    def compile(self, generator_optimizer, discriminator_optimizers, **kwargs):
+        # optimizer=None: Keras would otherwise build an unused default optimizer.
+        super().compile(optimizer=None, **kwargs)
+        if len(discriminator_optimizers) != len(self.discriminators):
+            raise ValueError(
+                f"Need one optimizer per discriminator ({len(self.discriminators)}), "
+                f"got {len(discriminator_optimizers)}."
+            )
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizers = list(discriminator_optimizers)
+
+    def build_all(self, batch_size, max_words):
+        """Creates every variable (networks, EMA copy, optimizer slots).
+
+        Checkpoint restore and `tf.function` tracing need the variables to
+        exist first; `train_step` never builds the wrapper model itself.
+        """
+        inputs = self._dummy_inputs(batch_size, max_words)
+        outputs = self.generator(inputs)
+        self.generator_ema(inputs)
+        sentence = inputs["sentence_feature"]
+        for images, discriminator in zip(outputs["images"], self.discriminators):
+            discriminator(images, sentence, sentence)
+        self.generator_optimizer.build(self.generator.trainable_variables)
+        for optimizer, discriminator in zip(self.discriminator_optimizers, self.discriminators):
+            optimizer.build(discriminator.trainable_variables)
+        self.copy_to_ema()
+        self.built = True
+
+    def _dummy_inputs(self, batch_size, max_words):
+        dim = self.text_encoder.joint_dim
+        return {
+            "sentence_feature": tf.zeros([batch_size, dim]),
+            "word_features": tf.zeros([batch_size, max_words, dim]),
+            "word_mask": tf.ones([batch_size, max_words], tf.bool),
+            "noise": tf.zeros([batch_size, self.generator.z_dim]),
+            "condition_noise": tf.zeros([batch_size, self.generator.condition_dim]),
+        }
+
+    def copy_to_ema(self):
+        for ema, weight in zip(self.generator_ema.weights, self.generator.weights):
+            ema.assign(weight)
+
+    def update_ema(self):
+        decay = self.ema_decay
+        for ema, weight in zip(self.generator_ema.weights, self.generator.weights):
+            ema.assign(decay * ema + (1.0 - decay) * weight)
+
+    def encode_text(self, token_ids):
+        word_features, sentence_feature = self.text_encoder(token_ids, training=False)
+        return tf.stop_gradient(word_features), tf.stop_gradient(sentence_feature)
+
+    def generator_inputs(self, token_ids, noise=None, condition_noise=None):
+        """Generator inputs for a batch of token ids; noise drawn when not given."""
+        word_features, sentence_feature = self.encode_text(token_ids)
+        batch = tf.shape(token_ids)[0]
+        if noise is None:
+            noise = keras.random.normal((batch, self.generator.z_dim), seed=self.seed_generator)
+        if condition_noise is None:
+            condition_noise = keras.random.normal(
+                (batch, self.generator.condition_dim), seed=self.seed_generator
+            )
+        return {
+            "sentence_feature": sentence_feature,
+            "word_features": word_features,
+            "word_mask": tf.not_equal(token_ids, 0),
+            "noise": noise,
+            "condition_noise": condition_noise,
+        }
+
+    def call(self, token_ids, training=False):
+        """Images of the EMA generator for token ids (fresh noise)."""
+        return self.generator_ema(self.generator_inputs(token_ids), training=False)
+
+    def train_step(self, data):
+        real_images = data["images"]
+        match_ids = data.get("content_id", data.get("product_id"))
+        # Encode text with the frozen DAMSM text encoder: e, e_bar (and the wrong caption's).
+        inputs = self.generator_inputs(data["token_ids"])
+        _, wrong_sentence = self.encode_text(data["wrong_token_ids"])
+        sentence = inputs["sentence_feature"]
+        with tf.GradientTape() as generator_tape:
+            # Generate every stage: h1 = G1(z, e_bar), x_hat = G2(h1, e).
+            outputs = self.generator(inputs, training=True)
+        fakes = outputs["images"]
+
+        # D steps: each D_k on (real, fake, real with the wrong caption).
+        terms = {}
+        finite = tf.constant(True)
+        for k, discriminator in enumerate(self.discriminators):
+            with tf.GradientTape() as tape:
+                real, real_cond, wrong_cond = discriminator(
+                    real_images[k], sentence,
+                    wrong_sentence if self.mismatch_term else None, training=True,
+                )
+                fake, fake_cond, _ = discriminator(
+                    tf.stop_gradient(fakes[k]), sentence, training=True
+                )
+                d_loss = losses.discriminator_loss(real, real_cond, fake, fake_cond, wrong_cond)
+            gradients = tape.gradient(d_loss, discriminator.trainable_variables)
+            self._apply_if_finite(
+                self.discriminator_optimizers[k], gradients, discriminator.trainable_variables,
+                d_loss,
+            )
+            finite = finite & tf.math.is_finite(d_loss)
+            terms[f"discriminator_loss_{k + 1}"] = d_loss
+
+        # G step: fool every D_k, match the caption (L_similarity), stay near N(0, I) (KL).
+        with generator_tape:
+            adversarial = []
+            for k, discriminator in enumerate(self.discriminators):
+                fake, fake_cond, _ = discriminator(fakes[k], sentence, training=True)
+                adversarial.append(losses.generator_adversarial_loss(fake, fake_cond))
+                terms[f"generator_adversarial_loss_{k + 1}"] = adversarial[-1]
+            region_features, global_feature = self.image_encoder(fakes[-1], training=False)
+            similarity = losses.similarity_loss(
+                inputs["word_features"], sentence, inputs["word_mask"],
+                region_features, global_feature,
+                gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
+                mode=self.similarity, match_ids=match_ids,
+            )["similarity_loss"]
+            kl = losses.kl_loss(outputs["mu"], outputs["log_variance"])
+            g_loss = tf.add_n(adversarial) + self.similarity_weight * similarity + (
+                self.kl_weight * kl
+            )
+        variables = self.generator.trainable_variables
+        gradients = generator_tape.gradient(g_loss, variables)
+        self._apply_if_finite(self.generator_optimizer, gradients, variables, g_loss)
+        finite = finite & tf.math.is_finite(g_loss)
+
+        # EMA of the generator weights, the exported generator.
+        self.update_ema()
+        terms.update({"generator_loss": g_loss, "similarity_loss": similarity, "kl_loss": kl})
+        for name in self.loss_names:
+            self.trackers[name].update_state(terms[name])
+        results = {name: self.trackers[name].result() for name in self.loss_names}
+        results["finite"] = finite
+        return results
+
+    @staticmethod
+    def _apply_if_finite(optimizer, gradients, variables, loss):
+        """Applies the update only when the loss is finite (the `on_nan="skip"` policy)."""
+
+        def apply():
+            optimizer.apply_gradients(zip(gradients, variables))
+            return tf.constant(True)
+
+        tf.cond(tf.math.is_finite(loss), apply, lambda: tf.constant(False))
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "generator": keras.layers.serialize(self.generator),
+                "discriminators": [keras.layers.serialize(d) for d in self.discriminators],
+                "text_encoder": keras.layers.serialize(self.text_encoder),
+                "image_encoder": keras.layers.serialize(self.image_encoder),
+                "similarity_weight": self.similarity_weight,
+                "kl_weight": self.kl_weight,
+                "mismatch_term": self.mismatch_term,
+                "ema_decay": self.ema_decay,
+                "gamma1": self.gamma1,
+                "gamma2": self.gamma2,
+                "gamma3": self.gamma3,
+                "similarity": self.similarity,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "text_encoder", "image_encoder"):
+            config[key] = keras.layers.deserialize(config[key])
+        config["discriminators"] = [keras.layers.deserialize(d) for d in config["discriminators"]]
+        return cls(**config)
+
+    @classmethod
+    def from_config_and_damsm(cls, config, damsm):
+        """Builds the GAN of a run `Config` around a trained `DAMSM`."""
+        model = config.model
+        generator = Generator.from_model_config(model)
+        discriminators = [
+            Discriminator(size, model.df_dim, model.joint_dim, name=f"discriminator{k + 1}")
+            for k, size in enumerate(model.stage_sizes)
+        ]
+        train = config.train
+        return cls(
+            generator,
+            discriminators,
+            damsm.text_encoder,
+            damsm.image_encoder,
+            similarity_weight=train.similarity_weight,
+            kl_weight=train.kl_weight,
+            mismatch_term=train.mismatch_term,
+            ema_decay=train.ema_decay,
+            gamma1=model.gamma1,
+            gamma2=model.gamma2,
+            gamma3=model.gamma3,
+            similarity=model.similarity,
+            seed=config.data.seed,
+            name="attn_gan",
+        )

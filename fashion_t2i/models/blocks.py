@@ -1,0 +1,61 @@
+"""Convolution blocks shared by the generator stages (AttnGAN's building blocks)."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="fashion_t2i")
+class GLU(keras.layers.Layer):
+    """Gated linear unit over channels: the first half times sigmoid(second half)."""
+
+    def call(self, x):
+        a, b = ops.split(x, 2, axis=-1)
+        return a * ops.sigmoid(b)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (input_shape[-1] // 2,)
+
+
+def upsample_block(filters, name, dtype=None):
+    """Nearest x2 -> conv3x3 (2*filters) -> BN -> GLU."""
+    return keras.Sequential(
+        [
+            keras.layers.UpSampling2D(2, interpolation="nearest", dtype=dtype),
+            keras.layers.Conv2D(2 * filters, 3, padding="same", use_bias=False, dtype=dtype),
+            keras.layers.BatchNormalization(dtype=dtype),
+            GLU(dtype=dtype),
+        ],
+        name=name,
+    )
+
+
+@keras.saving.register_keras_serializable(package="fashion_t2i")
+class ResidualBlock(keras.layers.Layer):
+    """x + BN(conv3x3(GLU(BN(conv3x3(x))))), channel count kept."""
+
+    def __init__(self, filters, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.conv1 = keras.layers.Conv2D(
+            2 * filters, 3, padding="same", use_bias=False, dtype=self.dtype_policy, name="conv1"
+        )
+        self.norm1 = keras.layers.BatchNormalization(dtype=self.dtype_policy, name="norm1")
+        self.glu = GLU(dtype=self.dtype_policy, name="glu")
+        self.conv2 = keras.layers.Conv2D(
+            filters, 3, padding="same", use_bias=False, dtype=self.dtype_policy, name="conv2"
+        )
+        self.norm2 = keras.layers.BatchNormalization(dtype=self.dtype_policy, name="norm2")
+
+    def call(self, x, training=False):
+        y = self.glu(self.norm1(self.conv1(x), training=training))
+        return x + self.norm2(self.conv2(y), training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config["filters"] = self.filters
+        return config
+
+
+def rgb_head(name, dtype=None):
+    """conv3x3 -> 3 channels -> tanh: an image in [-1, 1]."""
+    return keras.layers.Conv2D(3, 3, padding="same", activation="tanh", dtype=dtype, name=name)

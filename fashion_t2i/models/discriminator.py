@@ -1,0 +1,97 @@
+"""Per-stage discriminator with an unconditional and a conditional logit."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="fashion_t2i")
+class Discriminator(keras.Model):
+    """D_k: is the image real, and does it match the sentence?
+
+    Strided 4x4 convolutions (LeakyReLU 0.2, BN after the first) take the
+    image down to 4x4 features x. The unconditional logit is a 4x4 valid
+    convolution of x; the conditional one reads concat(x, tiled e_bar)
+    through conv3x3 + BN + LeakyReLU, then the same 4x4 head (seed: D_k(x)
+    and D_k(x, e_bar)).
+
+    Args:
+        image_size: the stage's image size (4 * 2**k, >= 8).
+        df_dim: channels of the first convolution; doubling, at most 8x.
+        sentence_dim: D.
+
+    Call args:
+        images: [B, s, s, 3] in [-1, 1].
+        sentence_feature: e_bar [B, D].
+        wrong_sentence_feature: optional e_bar of another caption.
+
+    Returns:
+        `(logits, conditional_logits, wrong_conditional_logits)`, each [B];
+        the last is None without `wrong_sentence_feature`.
+    """
+
+    def __init__(self, image_size, df_dim=64, sentence_dim=256, **kwargs):
+        super().__init__(**kwargs)
+        self.image_size = image_size
+        self.df_dim = df_dim
+        self.sentence_dim = sentence_dim
+        dtype = self.dtype_policy
+        self.down = []
+        size, channels = image_size, df_dim
+        index = 0
+        self.feature_channels = 3
+        while size > 4:
+            self.down.append(
+                keras.layers.Conv2D(
+                    channels, 4, strides=2, padding="same", use_bias=False, dtype=dtype,
+                    name=f"down{index}_conv",
+                )
+            )
+            self.down.append(
+                keras.layers.BatchNormalization(dtype=dtype, name=f"down{index}_norm")
+                if index
+                else keras.layers.Identity(dtype=dtype, name=f"down{index}_identity")
+            )
+            self.feature_channels = channels
+            size //= 2
+            channels = min(channels * 2, df_dim * 8)
+            index += 1
+        self.joint_conv = keras.layers.Conv2D(
+            self.feature_channels, 3, padding="same", use_bias=False, dtype=dtype, name="joint_conv"
+        )
+        self.joint_norm = keras.layers.BatchNormalization(dtype=dtype, name="joint_norm")
+        self.logit = keras.layers.Conv2D(1, 4, padding="valid", dtype=dtype, name="logit")
+        self.conditional_logit = keras.layers.Conv2D(
+            1, 4, padding="valid", dtype=dtype, name="conditional_logit"
+        )
+
+    def features(self, images, training=False):
+        x = images
+        for layer in self.down:
+            x = layer(x, training=training) if isinstance(
+                layer, keras.layers.BatchNormalization
+            ) else layer(x)
+            if not isinstance(layer, keras.layers.Conv2D):
+                x = ops.leaky_relu(x, 0.2)
+        return x
+
+    def conditional(self, x, sentence_feature, training=False):
+        tiled = ops.tile(ops.reshape(sentence_feature, (-1, 1, 1, self.sentence_dim)), (1, 4, 4, 1))
+        y = ops.concatenate([x, ops.cast(tiled, x.dtype)], axis=-1)
+        y = ops.leaky_relu(self.joint_norm(self.joint_conv(y), training=training), 0.2)
+        return ops.reshape(self.conditional_logit(y), (-1,))
+
+    def call(self, images, sentence_feature, wrong_sentence_feature=None, training=False):
+        x = self.features(images, training=training)
+        logits = ops.reshape(self.logit(x), (-1,))
+        conditional = self.conditional(x, sentence_feature, training=training)
+        wrong = None
+        if wrong_sentence_feature is not None:
+            wrong = self.conditional(x, wrong_sentence_feature, training=training)
+        return logits, conditional, wrong
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"image_size": self.image_size, "df_dim": self.df_dim, "sentence_dim": self.sentence_dim}
+        )
+        return config
