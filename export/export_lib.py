@@ -1,0 +1,83 @@
+"""Writes the text-to-image graph of a trained workdir as a versioned SavedModel."""
+
+import os
+import shutil
+
+import keras
+import tensorflow as tf
+
+from fashion_t2i.config.config import CONFIG_FILENAME
+
+TEXTS = tf.TensorSpec([None], tf.string, name="texts")
+SEEDS = tf.TensorSpec([None], tf.int64, name="seeds")
+
+
+def next_version(model_dir):
+    """1 + the largest integer version directory under `model_dir` (1 if none)."""
+    if not os.path.isdir(model_dir):
+        return 1
+    versions = [int(name) for name in os.listdir(model_dir) if name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def export_saved_model(model, base_dir, model_name, version=None, verbose=False):
+    """Exports a `TextToImage` to `<base_dir>/<model_name>/<version>/`.
+
+    Signatures (TF Serving names):
+    - `serving_default(texts)` -> `images` uint8 [B, H, W, 3], `png` [B];
+      a new random seed per text.
+    - `generate(texts, seeds)` -> the same, deterministic per seed.
+    - `attention(texts, seeds)` -> also `attention` float32 [B, T, h, w]
+      and `tokens` string [B, T].
+
+    The SavedModel is written to a hidden temporary directory and renamed
+    into place, so a server polling `<base_dir>/<model_name>` never loads a
+    half-written version. The vocabulary is an asset; the run's config is
+    copied to `assets.extra/config.json`.
+
+    Args:
+        model: a `fashion_t2i.text_to_image.TextToImage` (with `config`).
+        base_dir: serving base directory.
+        model_name: directory of the model under `base_dir`.
+        version: integer version; default the next free one.
+
+    Returns:
+        The path of the version directory.
+
+    Raises:
+        FileExistsError: the version already exists.
+    """
+    model_dir = os.path.join(base_dir, model_name)
+    version = int(version or next_version(model_dir))
+    final = os.path.join(model_dir, str(version))
+    if os.path.exists(final):
+        raise FileExistsError(f"{final} exists; pass another --version or leave it unset.")
+    tmp = os.path.join(model_dir, f".tmp-{version}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(model_dir, exist_ok=True)
+
+    def serve(texts):
+        outputs = model.generate(texts, model.random_seeds(texts))
+        return {"images": outputs["images"], "png": outputs["png"]}
+
+    def generate(texts, seeds):
+        outputs = model.generate(texts, seeds)
+        return {"images": outputs["images"], "png": outputs["png"]}
+
+    def attention(texts, seeds):
+        return model.generate(texts, seeds)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model.text_encoder)
+    archive.track(model.generator)
+    archive.track(model.tokenizer.table)
+    archive.add_endpoint("serving_default", serve, input_signature=[TEXTS])
+    archive.add_endpoint("generate", generate, input_signature=[TEXTS, SEEDS])
+    archive.add_endpoint("attention", attention, input_signature=[TEXTS, SEEDS])
+    archive.write_out(tmp, verbose=verbose)
+    extra = os.path.join(tmp, "assets.extra")
+    os.makedirs(extra, exist_ok=True)
+    model.config.save(extra)
+    os.rename(tmp, final)
+    assert os.path.exists(os.path.join(final, "assets.extra", CONFIG_FILENAME))
+    return final

@@ -1,0 +1,180 @@
+"""Raw text in, images out: the graph shared by `generate`, evaluation and the export."""
+
+import os
+
+import tensorflow as tf
+
+from fashion_t2i.config import Config
+from fashion_t2i.models.generator import Generator
+from fashion_t2i.models.text_encoder import TextEncoder
+from fashion_t2i.text.tokenizer import Tokenizer
+
+VOCABULARY_FILENAME = "vocabulary.txt"
+
+
+class TextToImage(tf.Module):
+    """Tokeniser + frozen text encoder + EMA generator, driven by per-example seeds.
+
+    The noise of example i depends only on `seeds[i]` (stateless RNG), so
+    the same text and seed give the same image whatever else is in the
+    batch, in Python and in the exported SavedModel alike.
+
+    Args:
+        tokenizer: a `Tokenizer` (its vocabulary becomes a SavedModel asset).
+        text_encoder: the trained `TextEncoder`.
+        generator: the EMA `Generator`.
+        max_batch: larger batches are rejected (InvalidArgumentError).
+
+    Raises (inside the graph, as `tf.errors.InvalidArgumentError`):
+        an empty batch, a batch above `max_batch`, or a text without any
+        letter or digit (nothing to condition on).
+    """
+
+    def __init__(self, tokenizer, text_encoder, generator, max_batch=64, name="text_to_image"):
+        super().__init__(name=name)
+        self.tokenizer = tokenizer
+        self.text_encoder = text_encoder
+        self.generator = generator
+        self.max_batch = int(max_batch)
+
+    def noise(self, seeds):
+        """(z, condition noise) for int64 seeds [B]: standard normal, one stream per seed."""
+        seeds = tf.cast(seeds, tf.int64)
+        generator = self.generator
+
+        def one(seed):
+            z = tf.random.stateless_normal([generator.z_dim], seed=tf.stack([seed, 0]))
+            c = tf.random.stateless_normal([generator.condition_dim], seed=tf.stack([seed, 1]))
+            return z, c
+
+        return tf.map_fn(
+            one,
+            seeds,
+            fn_output_signature=(
+                tf.TensorSpec([generator.z_dim], tf.float32),
+                tf.TensorSpec([generator.condition_dim], tf.float32),
+            ),
+        )
+
+    def _check(self, texts, seeds):
+        batch = tf.size(texts)
+        checks = [
+            tf.debugging.assert_equal(tf.rank(texts), 1, message="texts must be a 1-D batch"),
+            tf.debugging.assert_greater(batch, 0, message="texts must hold at least one text"),
+            tf.debugging.assert_less_equal(
+                batch, self.max_batch,
+                message=f"at most {self.max_batch} texts per request",
+            ),
+        ]
+        if seeds is not None:
+            checks.append(
+                tf.debugging.assert_equal(
+                    tf.size(seeds), batch, message="seeds must have one entry per text"
+                )
+            )
+        return checks
+
+    def generate(self, texts, seeds):
+        """Generates one image per text.
+
+        Args:
+            texts: string [B] (UTF-8; invalid bytes are replaced).
+            seeds: int64 [B].
+
+        Returns:
+            dict: `images` uint8 [B, H, W, 3], `png` string [B], `attention`
+            float32 [B, T, h, w] (the last refinement stage's word attention,
+            an empty T x 0 map with no refinement stage), `tokens` string
+            [B, T] ("" at padding).
+        """
+        texts = tf.convert_to_tensor(texts, tf.string)
+        with tf.control_dependencies(self._check(texts, seeds)):
+            token_ids, lengths = self.tokenizer(texts)
+        with tf.control_dependencies(
+            [
+                tf.debugging.assert_positive(
+                    lengths,
+                    message="every text must contain at least one letter or digit",
+                )
+            ]
+        ):
+            token_ids = tf.identity(token_ids)
+        word_features, sentence_feature = self.text_encoder(token_ids, training=False)
+        noise, condition_noise = self.noise(seeds)
+        outputs = self.generator(
+            {
+                "sentence_feature": sentence_feature,
+                "word_features": word_features,
+                "word_mask": tf.not_equal(token_ids, 0),
+                "noise": noise,
+                "condition_noise": condition_noise,
+            },
+            training=False,
+        )
+        final = outputs["images"][-1]
+        images = tf.cast(tf.round(tf.clip_by_value((final + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
+        png = tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.TensorSpec([], tf.string))
+        if outputs["attention"]:
+            attention = tf.cast(outputs["attention"][-1], tf.float32)
+        else:
+            attention = tf.zeros([tf.shape(texts)[0], self.tokenizer.max_words, 0, 0])
+        return {
+            "images": images,
+            "png": png,
+            "attention": attention,
+            "tokens": self.tokenizer.detokenize(token_ids),
+        }
+
+    def random_seeds(self, texts):
+        return tf.random.uniform(
+            tf.shape(texts), minval=0, maxval=tf.int64.max, dtype=tf.int64
+        )
+
+    @classmethod
+    def from_workdir(cls, workdir, max_batch=None, max_text_bytes=None):
+        """Restores the EMA generator and text encoder of a trained run.
+
+        Raises:
+            FileNotFoundError: `workdir` has no config, vocabulary or GAN
+                checkpoint.
+        """
+        config = Config.load(workdir)
+        vocabulary = os.path.join(workdir, VOCABULARY_FILENAME)
+        max_text_bytes = max_text_bytes or config.export.max_text_bytes
+        tokenizer = Tokenizer(vocabulary, config.text.max_words, max_bytes=max_text_bytes)
+        text_encoder = TextEncoder(
+            tokenizer.vocabulary_size,
+            embedding_dim=config.model.embedding_dim,
+            joint_dim=config.model.joint_dim,
+            name="text_encoder",
+        )
+        generator = Generator.from_model_config(config.model, name="generator_ema")
+        latest = tf.train.latest_checkpoint(os.path.join(workdir, "gan"))
+        if latest is None:
+            raise FileNotFoundError(
+                f"No GAN checkpoint in {workdir}/gan: train with --phase=gan (or all) first."
+            )
+        model = cls(tokenizer, text_encoder, generator, max_batch or config.export.max_batch)
+        model.build()
+        status = tf.train.Checkpoint(text_encoder=text_encoder, generator_ema=generator).restore(
+            latest
+        )
+        status.expect_partial().assert_existing_objects_matched()
+        model.config = config
+        model.checkpoint_path = latest
+        return model
+
+    def build(self):
+        """Creates the variables by running one example."""
+        words = self.tokenizer.max_words
+        dim = self.text_encoder.joint_dim
+        self.text_encoder(tf.ones([1, words], tf.int32))
+        self.generator(
+            {
+                "sentence_feature": tf.zeros([1, dim]),
+                "word_features": tf.zeros([1, words, dim]),
+                "word_mask": tf.ones([1, words], tf.bool),
+                "noise": tf.zeros([1, self.generator.z_dim]),
+                "condition_noise": tf.zeros([1, self.generator.condition_dim]),
+            }
+        )
