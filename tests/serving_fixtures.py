@@ -1,0 +1,94 @@
+"""A tiny stand-in for the exported generator, with the real serving contract.
+
+The export code writes `<base>/<model_name>/<version>/` holding a SavedModel
+with three signatures (DESIGN.md section 3). Serving tests need such a model
+in a second, not a trained GAN: `StandInGenerator` computes a deterministic
+8x8 RGB image from a hash of each text (and its seed), with the same input
+and output names, dtypes and ranks as the real export.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+IMAGE_SIZE = 8
+ATTENTION_SIZE = 4
+MAX_WORDS = 4
+SIGNATURES = ("serving_default", "generate", "attention")
+
+
+class StandInGenerator(tf.Module):
+    """Deterministic text -> image function with the exported signatures.
+
+    Args:
+        salt: mixed into every pixel, so two versions built with different
+            salts answer differently.
+    """
+
+    def __init__(self, salt=0, name="stand_in_generator"):
+        super().__init__(name=name)
+        self.salt = int(salt)
+
+    def _images(self, texts, seeds):
+        codes = tf.strings.to_hash_bucket_fast(texts, 2**31 - 1)
+        codes = codes + seeds * 7919 + self.salt
+        pixels = tf.range(IMAGE_SIZE * IMAGE_SIZE * 3, dtype=tf.int64)
+        flat = tf.math.floormod(codes[:, None] * 31 + pixels[None, :] * 17, 256)
+        images = tf.cast(tf.reshape(flat, [-1, IMAGE_SIZE, IMAGE_SIZE, 3]), tf.uint8)
+        png = tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)
+        return {"images": images, "png": png}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    def serving_default(self, texts):
+        return self._images(texts, tf.zeros_like(texts, dtype=tf.int64))
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="texts"),
+            tf.TensorSpec([None], tf.int64, name="seeds"),
+        ]
+    )
+    def generate(self, texts, seeds):
+        return self._images(texts, seeds)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="texts"),
+            tf.TensorSpec([None], tf.int64, name="seeds"),
+        ]
+    )
+    def attention(self, texts, seeds):
+        outputs = self._images(texts, seeds)
+        tokens = tf.strings.split(texts).to_tensor(default_value="", shape=[None, MAX_WORDS])
+        codes = tf.cast(tf.math.floormod(tf.strings.to_hash_bucket_fast(tokens, 255), 255), tf.float32)
+        outputs["attention"] = tf.tile(
+            codes[:, :, None, None] / 255.0, [1, 1, ATTENTION_SIZE, ATTENTION_SIZE]
+        )
+        outputs["tokens"] = tokens
+        return outputs
+
+
+def build_stand_in_model(version_dir, salt=0):
+    """Saves a `StandInGenerator` SavedModel the way the exporter lays it out.
+
+    Also writes `assets.extra/config.json`, which servers must ignore.
+
+    Args:
+        version_dir: `<base>/<model_name>/<version>`; created.
+        salt: see `StandInGenerator`.
+
+    Returns:
+        `version_dir`.
+    """
+    module = StandInGenerator(salt=salt)
+    tf.saved_model.save(
+        module,
+        version_dir,
+        signatures={name: getattr(module, name) for name in SIGNATURES},
+    )
+    extra = os.path.join(version_dir, "assets.extra")
+    os.makedirs(extra, exist_ok=True)
+    with open(os.path.join(extra, "config.json"), "w") as f:
+        json.dump({"stand_in": True, "salt": salt}, f)
+    return version_dir

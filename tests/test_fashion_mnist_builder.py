@@ -1,0 +1,385 @@
+"""Tests of FashionMnistBuilder on tiny fake IDX files (and the Debian files when present)."""
+
+import filecmp
+import gzip
+import json
+import os
+import pathlib
+import re
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fashion_t2i.config.data_config import DataConfig
+from fashion_t2i.data import fashion_mnist_builder, schema
+from fashion_t2i.data.fashion_mnist_builder import (
+    CATEGORY_NAMES,
+    CLASS_NAMES,
+    COLOUR_NAMES,
+    COLOUR_RGB,
+    PATTERN_NAMES,
+    FashionMnistBuilder,
+)
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
+NUM_TRAIN = 300
+NUM_TEST = 30
+# Rows and columns of the fake garment's fully bright (255) core in the 28x28 source.
+CORE = slice(8, 20)
+
+# Written out here, not taken from the module, so a caption that drops a word fails.
+# Matched as whole words: "checkered" must not count as "red".
+CLASS_WORDS = {
+    "T-shirt/top": ("t-shirt", "tee", "top"),
+    "Trouser": ("trousers", "pants"),
+    "Pullover": ("pullover", "sweater", "jumper"),
+    "Dress": ("dress",),
+    "Coat": ("coat", "jacket"),
+    "Sandal": ("sandal",),
+    "Shirt": ("shirt", "blouse"),
+    "Sneaker": ("sneaker", "trainer"),
+    "Bag": ("bag", "handbag"),
+    "Ankle boot": ("boot",),
+}
+PATTERN_WORDS = {
+    "solid": ("plain", "solid", "no pattern"),
+    "striped": ("striped", "stripes"),
+    "dotted": ("dotted", "dots", "polka-dot", "spotted"),
+    "checked": ("checked", "checkered", "checks", "check pattern"),
+}
+
+
+def has_word(text, phrase):
+    return re.search(rf"\b{re.escape(phrase)}\b", text) is not None
+
+
+def write_idx(path, array):
+    """Writes `array` (uint8) as a gzipped IDX file, the Fashion-MNIST format."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def fake_images(num, rng):
+    """White-on-black garments: textured block with a fully bright core, black around it."""
+    images = np.zeros((num, 28, 28), np.uint8)
+    images[:, 4:24, 6:22] = rng.integers(150, 256, size=(num, 20, 16))
+    images[:, CORE, CORE] = 255
+    return images
+
+
+@pytest.fixture
+def source_dir(tmp_path):
+    rng = np.random.default_rng(123)
+    directory = tmp_path / "source"
+    directory.mkdir()
+    for prefix, num in (("train", NUM_TRAIN), ("t10k", NUM_TEST)):
+        write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", fake_images(num, rng))
+        write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", np.arange(num) % 10)
+    return directory
+
+
+def build(out_dir, source_dir, **kwargs):
+    kwargs.setdefault("size", 32)
+    builder = FashionMnistBuilder(str(out_dir), source_dir=str(source_dir), **kwargs)
+    return builder, builder.build()
+
+
+def read_all(path):
+    f, _ = schema.open_checked(path)
+    with f:
+        return {name: f[name][()] for name in f}
+
+
+def test_name_lists():
+    assert len(CLASS_NAMES) == len(CATEGORY_NAMES) == 10
+    assert len(set(CATEGORY_NAMES)) == 10
+    assert len(COLOUR_NAMES) == len(COLOUR_RGB) >= 12
+    assert len(set(COLOUR_NAMES)) == len(COLOUR_NAMES)
+    assert len(PATTERN_NAMES) >= 3
+    # Every colour must stand out from the white background.
+    distance_to_white = np.linalg.norm(255 - np.array(COLOUR_RGB), axis=1)
+    assert distance_to_white.min() > 100
+
+
+def test_schema_shapes_dtypes_and_ids(tmp_path, source_dir):
+    builder, info = build(tmp_path / "out", source_dir)
+    assert info["counts"] == {"train": NUM_TRAIN, "validation": NUM_TEST}
+    for path, num, first_id in (
+        (builder.train_path, NUM_TRAIN, 0),
+        (builder.validation_path, NUM_TEST, fashion_mnist_builder.VALIDATION_ID_OFFSET),
+    ):
+        f, checked_num = schema.open_checked(path)
+        with f:
+            assert checked_num == num
+            assert f[schema.IMAGE].shape == (num, 32, 32, 3)
+            assert f[schema.IMAGE].dtype == np.uint8
+            for name in schema.TEXT_DATASETS:
+                assert f[name].shape == (num, 1)
+            for name in schema.ATTRIBUTES:
+                assert f[name].shape == (num,)
+                assert f[name].dtype == np.int32
+            np.testing.assert_array_equal(f["class_id"][()], np.arange(num) % 10)
+            np.testing.assert_array_equal(
+                f[schema.PRODUCT_ID][:, 0], np.arange(first_id, first_id + num)
+            )
+            assert f["colour_id"][()].min() >= 0
+            assert f["colour_id"][()].max() < len(COLOUR_NAMES)
+            assert f["pattern_id"][()].max() < len(PATTERN_NAMES)
+            categories = [c.decode("latin-1") for c in f[schema.CATEGORY][:, 0]]
+            assert categories == [CATEGORY_NAMES[k] for k in f["class_id"][()]]
+    with open(builder.info_path, encoding="utf-8") as f:
+        stored = json.load(f)
+    assert stored["counts"] == info["counts"]
+    assert stored["parameters"]["colour_names"] == list(COLOUR_NAMES)
+    assert stored["parameters"]["pattern_names"] == list(PATTERN_NAMES)
+    assert stored["parameters"]["class_names"] == list(CLASS_NAMES)
+    assert stored["parameters"]["seed"] == 0
+    assert stored["parameters"]["size"] == 32
+
+
+def test_white_background_and_garment_colour(tmp_path, source_dir):
+    builder, _ = build(tmp_path / "out", source_dir)
+    data = read_all(builder.train_path)
+    images = data[schema.IMAGE].astype(np.int32)
+    corners = images[:, [0, 0, -1, -1], [0, -1, 0, -1], :]
+    assert corners.min() > 240
+    # The fake core (source rows/cols 8..19) covers output pixels 10..21 at 32 px.
+    core = images[:, 11:21, 11:21, :]
+    luminance = core @ np.array([0.299, 0.587, 0.114])
+    solid = data["pattern_id"] == PATTERN_NAMES.index("solid")
+    assert solid.sum() > 10 and (~solid).sum() > 10
+    for i in np.flatnonzero(solid):
+        expected = np.array(COLOUR_RGB[data["colour_id"][i]])
+        assert np.abs(core[i] - expected).max() <= 2, (i, COLOUR_NAMES[data["colour_id"][i]])
+    assert luminance[solid].std(axis=(1, 2)).max() < 1
+    # A pattern mixes the colour itself with a clearly lighter tint.
+    for i in np.flatnonzero(~solid):
+        expected = np.array(COLOUR_RGB[data["colour_id"][i]])
+        assert np.abs(core[i] - expected).max(axis=-1).min() <= 2
+        assert luminance[i].max() - luminance[i].min() > 30
+
+
+def test_patterns_survive_downsampling(tmp_path, source_dir):
+    builder, _ = build(tmp_path / "out", source_dir, size=64)
+    data = read_all(builder.train_path)
+    for i in range(60):
+        image = Image.fromarray(data[schema.IMAGE][i])
+        small = np.asarray(image.resize((32, 32), Image.Resampling.BILINEAR))
+        core = small[11:21, 11:21].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        pattern = PATTERN_NAMES[data["pattern_id"][i]]
+        if pattern == "solid":
+            assert core.std() < 2, i
+        else:
+            assert core.std() > 10, (i, pattern)
+        if pattern == "striped":
+            # Horizontal bands: rows differ, columns barely.
+            assert core.mean(axis=1).std() > 5 * core.mean(axis=0).std(), i
+
+
+def test_captions_state_colour_class_and_pattern(tmp_path, source_dir):
+    builder, _ = build(tmp_path / "out", source_dir)
+    data = read_all(builder.train_path)
+    captions = [c.decode("latin-1") for c in data[schema.DESCRIPTION][:, 0]]
+    names = [n.decode("latin-1") for n in data[schema.NAME][:, 0]]
+    for i, caption in enumerate(captions):
+        text = caption.lower()
+        colour = COLOUR_NAMES[data["colour_id"][i]]
+        pattern = PATTERN_NAMES[data["pattern_id"][i]]
+        class_name = CLASS_NAMES[data["class_id"][i]]
+        assert [c for c in COLOUR_NAMES if has_word(text, c)] == [colour], caption
+        assert any(has_word(text, w) for w in CLASS_WORDS[class_name]), (caption, class_name)
+        matched = [
+            p for p, words in PATTERN_WORDS.items() if any(has_word(text, w) for w in words)
+        ]
+        assert matched == [pattern], (caption, pattern)
+        assert len(caption.split()) <= 12, caption
+        assert colour in names[i].lower() and pattern in names[i].lower(), names[i]
+    # Templates, sentence case and punctuation vary.
+    assert len({c.lower().rstrip(".").replace(",", "").split()[0] for c in captions}) > 10
+    assert any(c[0].isupper() for c in captions) and any(c[0].islower() for c in captions)
+    assert any(c.endswith(".") for c in captions) and not all(c.endswith(".") for c in captions)
+    assert len(set(captions)) > NUM_TRAIN // 2
+
+
+def test_same_seed_same_files_other_seed_differs(tmp_path, source_dir):
+    first, _ = build(tmp_path / "a", source_dir, seed=7)
+    again, _ = build(tmp_path / "b", source_dir, seed=7)
+    rechunked, _ = build(tmp_path / "c", source_dir, seed=7, chunk_size=13)
+    other, _ = build(tmp_path / "d", source_dir, seed=8)
+    for a, b in (
+        (first.train_path, again.train_path),
+        (first.validation_path, again.validation_path),
+    ):
+        assert filecmp.cmp(a, b, shallow=False)
+    # Another chunk size lays the file out differently but stores the same values.
+    for a, b in (
+        (first.train_path, rechunked.train_path),
+        (first.validation_path, rechunked.validation_path),
+    ):
+        data_a, data_b = read_all(a), read_all(b)
+        for name in data_a:
+            np.testing.assert_array_equal(data_a[name], data_b[name], err_msg=name)
+    data_a, data_c = read_all(first.train_path), read_all(other.train_path)
+    assert not np.array_equal(data_a["colour_id"], data_c["colour_id"])
+    assert not np.array_equal(data_a[schema.IMAGE], data_c[schema.IMAGE])
+    # The two splits draw from different streams.
+    validation = read_all(first.validation_path)
+    assert not np.array_equal(validation["colour_id"], data_a["colour_id"][:NUM_TEST])
+
+
+def test_skips_rebuild_when_up_to_date(tmp_path, source_dir, capsys):
+    out = tmp_path / "out"
+    builder, _ = build(out, source_dir)
+    stamps = {p: os.stat(p).st_mtime_ns for p in (builder.train_path, builder.validation_path)}
+    capsys.readouterr()
+    _, info = build(out, source_dir)
+    assert "up to date" in capsys.readouterr().out
+    assert info["counts"] == {"train": NUM_TRAIN, "validation": NUM_TEST}
+    assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
+    # Another parameter rebuilds.
+    build(out, source_dir, seed=1)
+    assert "up to date" not in capsys.readouterr().out
+    assert os.stat(builder.train_path).st_mtime_ns != stamps[builder.train_path]
+    # So does a missing file.
+    os.remove(builder.validation_path)
+    assert not builder.is_built()
+    build(out, source_dir, seed=1)
+    assert "up to date" not in capsys.readouterr().out
+    assert FashionMnistBuilder(str(out), size=32, seed=1).is_built()
+
+
+def test_interrupted_build_leaves_no_complete_looking_file(tmp_path, source_dir, monkeypatch):
+    out = tmp_path / "out"
+    calls = []
+
+    def colourise_then_fail(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    original = fashion_mnist_builder._colourise
+    monkeypatch.setattr(fashion_mnist_builder, "_colourise", colourise_then_fail)
+    builder = FashionMnistBuilder(str(out), size=32, source_dir=str(source_dir), chunk_size=50)
+    with pytest.raises(KeyboardInterrupt):
+        builder.build()
+    assert os.listdir(out) == []
+    assert not builder.is_built()
+
+
+def test_falls_back_to_keras_then_explains(tmp_path, monkeypatch):
+    missing = tmp_path / "no_such_dir"
+
+    def offline():
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(fashion_mnist_builder, "_load_keras", offline)
+    builder = FashionMnistBuilder(str(tmp_path / "out"), size=16, source_dir=str(missing))
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        builder.build()
+
+    rng = np.random.default_rng(0)
+    arrays = (
+        (fake_images(12, rng), np.arange(12) % 10),
+        (fake_images(5, rng), np.arange(5) % 10),
+    )
+    monkeypatch.setattr(fashion_mnist_builder, "_load_keras", lambda: arrays)
+    info = FashionMnistBuilder(
+        str(tmp_path / "out"), size=16, train_limit=10, source_dir=str(missing)
+    ).build()
+    assert info["counts"] == {"train": 10, "validation": 5}
+    assert info["source"] == "keras.datasets.fashion_mnist"
+
+
+def test_bad_source_files(tmp_path, source_dir):
+    os.remove(source_dir / "t10k-labels-idx1-ubyte.gz")
+    with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte.gz"):
+        build(tmp_path / "out", source_dir)
+    (source_dir / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(ValueError, match="not a valid gzipped IDX"):
+        build(tmp_path / "out", source_dir)
+    write_idx(source_dir / "t10k-labels-idx1-ubyte.gz", np.arange(7) % 10)
+    with pytest.raises(ValueError, match="not matching image and label files"):
+        build(tmp_path / "out", source_dir)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"size": 4}, "size must be >= 8"),
+        ({"train_limit": -1}, "train_limit must be >= 0"),
+        ({"validation_limit": -5}, "validation_limit must be >= 0"),
+        ({"chunk_size": 0}, "chunk_size must be >= 1"),
+    ],
+)
+def test_rejects_bad_arguments(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        FashionMnistBuilder(str(tmp_path), **kwargs)
+
+
+def test_from_config():
+    config = DataConfig(
+        fashion_mnist_dir="somewhere",
+        fashion_mnist_size=48,
+        fashion_mnist_train_limit=100,
+        fashion_mnist_validation_limit=10,
+        seed=3,
+    )
+    builder = FashionMnistBuilder.from_config(config, source_dir="src")
+    assert (builder.out_dir, builder.size, builder.seed, builder.source_dir) == (
+        "somewhere",
+        48,
+        3,
+        "src",
+    )
+    assert (builder.train_limit, builder.validation_limit) == (100, 10)
+
+
+def test_command_line(tmp_path, source_dir):
+    command = [
+        sys.executable,
+        "-m",
+        "fashion_t2i.data.build_fashion_mnist",
+        f"--out_dir={tmp_path / 'out'}",
+        f"--source_dir={source_dir}",
+        "--size=16",
+        "--train_limit=20",
+        "--seed=5",
+    ]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "train 20/20 images" in result.stdout
+    builder = FashionMnistBuilder(
+        str(tmp_path / "out"), size=16, train_limit=20, seed=5, source_dir=str(source_dir)
+    )
+    assert builder.is_built()
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    assert "up to date" in result.stdout, result.stderr
+
+
+@pytest.mark.skipif(not os.path.isdir(DEBIAN_DIR), reason="dataset-fashion-mnist not installed")
+def test_debian_fashion_mnist(tmp_path):
+    builder, info = build(
+        tmp_path / "out", DEBIAN_DIR, train_limit=50, validation_limit=20, seed=0
+    )
+    assert info["counts"] == {"train": 50, "validation": 20}
+    with gzip.open(os.path.join(DEBIAN_DIR, "train-labels-idx1-ubyte.gz")) as f:
+        labels = np.frombuffer(f.read(8 + 50), np.uint8)[8:]
+    data = read_all(builder.train_path)
+    np.testing.assert_array_equal(data["class_id"], labels)
+    images = data[schema.IMAGE]
+    assert images.shape == (50, 32, 32, 3)
+    assert images[:, 0, 0, :].min() > 240
+    # Real garments cover a fair part of the frame and are coloured.
+    coloured = (images.min(axis=-1) < 200).mean(axis=(1, 2))
+    assert coloured.min() > 0.05
+    validation = read_all(builder.validation_path)
+    assert validation[schema.PRODUCT_ID][0, 0] == fashion_mnist_builder.VALIDATION_ID_OFFSET
