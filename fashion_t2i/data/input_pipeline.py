@@ -64,10 +64,11 @@ class InputPipeline:
         out = {key: value for key, value in example.items() if key != "image"}
         out["images"] = self._images(index, example["image"])
         if "class_id" in example:
-            out["content_id"] = tf.cast(
-                example["class_id"] * 10000 + example["colour_id"] * 100 + example["pattern_id"],
-                tf.int64,
+            # 20 bits per attribute: distinct combinations never share an id.
+            class_id, colour_id, pattern_id = (
+                tf.cast(example[key], tf.int64) for key in ("class_id", "colour_id", "pattern_id")
             )
+            out["content_id"] = class_id * 2**40 + colour_id * 2**20 + pattern_id
         else:
             out["content_id"] = example["product_id"]
         return out

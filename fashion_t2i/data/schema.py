@@ -27,6 +27,8 @@ PRODUCT_ID = "input_productID"
 TEXT_DATASETS = (DESCRIPTION, NAME, CATEGORY)
 REQUIRED = (IMAGE, DESCRIPTION, NAME, CATEGORY, PRODUCT_ID)
 ATTRIBUTES = ("class_id", "colour_id", "pattern_id")
+# Rows per read when a column is scanned in full.
+_SCAN_BLOCK = 4096
 
 
 class SchemaError(ValueError):
@@ -67,6 +69,11 @@ def _check(f, path):
     images = f[IMAGE]
     if images.ndim != 4 or images.shape[-1] != 3:
         raise SchemaError(f"{path}: {IMAGE} must have shape (N, H, W, 3), got {images.shape}.")
+    if images.shape[1] != images.shape[2]:
+        raise SchemaError(
+            f"{path}: {IMAGE} must hold square images (N, S, S, 3), got {images.shape}; "
+            "convert the catalogue with fashion_t2i.data.convert_catalogue, which pads to square."
+        )
     if images.dtype != np.uint8:
         raise SchemaError(f"{path}: {IMAGE} must be uint8, got {images.dtype}.")
     num = images.shape[0]
@@ -85,6 +92,13 @@ def _check(f, path):
         raise SchemaError(
             f"{path}: {PRODUCT_ID} must hold integers or digit strings, got {ids.dtype}."
         )
+    if ids.dtype.kind in ("S", "O"):
+        for start in range(0, num, _SCAN_BLOCK):
+            for offset, value in enumerate(ids[start : start + _SCAN_BLOCK]):
+                try:
+                    product_id_to_int(value)
+                except SchemaError as e:
+                    raise SchemaError(f"{path}: row {start + offset}: {e}") from None
     for name in ATTRIBUTES:
         if name in f and f[name].shape != (num,):
             raise SchemaError(f"{path}: {name} must have shape ({num},), got {f[name].shape}.")

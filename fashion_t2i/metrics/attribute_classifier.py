@@ -33,6 +33,10 @@ class AttributeClassifier(keras.Model):
         dropout: dropout rate between the embedding and the heads.
         **kwargs: `keras.Model` arguments (`name`, `dtype`, ...).
 
+    Raises:
+        ValueError: a head has fewer than 2 classes, `filters` is empty, or
+            `image_size` is smaller than `2 ** len(filters)`.
+
     Example:
         >>> model = AttributeClassifier({"colour": 3, "pattern": 2}, image_size=16)
         >>> outputs = model(np.zeros((2, 16, 16, 3), "float32"))
@@ -55,7 +59,9 @@ class AttributeClassifier(keras.Model):
             raise ValueError(
                 f"heads must map each attribute name to >= 2 classes, got {heads!r}."
             )
-        if not filters or image_size < 2 ** len(filters):
+        if not filters:
+            raise ValueError("filters must give the width of at least one conv block.")
+        if image_size < 2 ** len(filters):
             raise ValueError(
                 f"image_size={image_size} is too small for {len(filters)} pooling "
                 f"blocks; use image_size >= {2 ** len(filters)} or fewer filters."
@@ -258,22 +264,12 @@ def train_attribute_classifier(
             f"labels {sorted(labels)} and val_labels {sorted(val_labels)} "
             "name different attributes."
         )
-    splits = (("labels", labels, len(images)), ("val_labels", val_labels, len(val_images)))
-    splits = tuple(
-        (split, {name: np.asarray(v, dtype=np.int64) for name, v in values.items()}, count)
-        for split, values, count in splits
-    )
-    for split, values, count in splits:
-        for name, array in values.items():
-            if array.shape != (count,):
-                raise ValueError(
-                    f"{split}[{name!r}] must have shape ({count},), got {array.shape}."
-                )
-    (_, labels, _), (_, val_labels, _) = splits
+    labels = _label_arrays("labels", labels, len(images))
+    val_labels = _label_arrays("val_labels", val_labels, len(val_images))
     if heads is None:
         heads = {name: int(max(labels[name].max(), val_labels[name].max())) + 1 for name in labels}
-    for split, values, _ in splits:
-        for name, array in values.items():
+    for split, arrays in (("labels", labels), ("val_labels", val_labels)):
+        for name, array in arrays.items():
             if name not in heads or array.min() < 0 or array.max() >= heads[name]:
                 raise ValueError(
                     f"{split}[{name!r}] must hold labels in [0, {heads.get(name)}), "
@@ -294,6 +290,15 @@ def train_attribute_classifier(
     )
     model.fit(images, labels, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
     return model, model.attribute_accuracy(val_images, val_labels, batch_size=batch_size)
+
+
+def _label_arrays(split, labels, count):
+    """`labels` as int64 arrays, each checked to have `count` entries."""
+    arrays = {name: np.asarray(values, dtype=np.int64) for name, values in labels.items()}
+    for name, array in arrays.items():
+        if array.shape != (count,):
+            raise ValueError(f"{split}[{name!r}] must have shape ({count},), got {array.shape}.")
+    return arrays
 
 
 def load_attribute_classifier(path):

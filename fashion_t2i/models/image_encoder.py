@@ -27,6 +27,11 @@ class ImageEncoder(keras.layers.Layer):
             initialisation.
         train_trunk: whether the trunk is trainable. Always False with
             pretrained weights: the seed and AttnGAN freeze it.
+        batch_norm_momentum: momentum of the trunk's batch normalisation
+            when it is trained. Keras' InceptionV3 uses 0.99, whose moving
+            statistics lag far behind weights trained from scratch, so
+            inference-mode features (validation, the frozen encoder of the
+            GAN phase) would not match training-mode ones.
 
     Call args:
         images: float [B, H, W, 3] in [-1, 1].
@@ -43,6 +48,7 @@ class ImageEncoder(keras.layers.Layer):
         input_size=299,
         weights=None,
         train_trunk=True,
+        batch_norm_momentum=0.9,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -55,6 +61,7 @@ class ImageEncoder(keras.layers.Layer):
         self.input_size = input_size
         self.weights_source = weights or None
         self.train_trunk = bool(train_trunk) and self.weights_source is None
+        self.batch_norm_momentum = batch_norm_momentum
         trunk = keras.applications.InceptionV3(
             include_top=False,
             weights=self.weights_source,
@@ -66,6 +73,10 @@ class ImageEncoder(keras.layers.Layer):
             name="inception_v3_taps",
         )
         self.trunk.trainable = self.train_trunk
+        if self.train_trunk:
+            for layer in self.trunk.layers:
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.momentum = batch_norm_momentum
         self.region_projection = keras.layers.Conv2D(
             joint_dim, 1, use_bias=False, dtype=self.dtype_policy, name="region_projection"
         )
@@ -114,6 +125,7 @@ class ImageEncoder(keras.layers.Layer):
                 "input_size": self.input_size,
                 "weights": self.weights_source,
                 "train_trunk": self.train_trunk,
+                "batch_norm_momentum": self.batch_norm_momentum,
             }
         )
         return config

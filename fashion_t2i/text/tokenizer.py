@@ -60,11 +60,15 @@ class Tokenizer(tf.Module):
             `(ids, lengths)`: int32 [B, max_words] ids and int32 [B] counts of
             non-padding ids.
         """
+        texts = tf.convert_to_tensor(texts, tf.string)
         words = self.words(texts)
         ids = tf.ragged.map_flat_values(self.table.lookup, words)
         lengths = tf.cast(ids.row_lengths(), tf.int32)
         ids = ids.to_tensor(default_value=vocabulary.PAD_ID, shape=[None, self.max_words])
-        return tf.cast(ids, tf.int32), lengths
+        # Keep the static batch size (tf.data batches, fixed-size signatures).
+        batch = texts.shape[0]
+        ids = tf.ensure_shape(tf.cast(ids, tf.int32), [batch, self.max_words])
+        return ids, tf.ensure_shape(lengths, [batch])
 
     def detokenize(self, ids):
         """Token strings for ids [B, T]: padding becomes the empty string."""

@@ -1,0 +1,187 @@
+"""Tests of the typed, frozen configs and the named presets."""
+
+import dataclasses
+import json
+
+import pytest
+
+from fashion_t2i.config import (
+    PRESETS,
+    Config,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    get_preset,
+)
+from fashion_t2i.config.config import CONFIG_FILENAME
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds(name):
+    config = get_preset(name)
+    assert isinstance(config, Config)
+    assert config.preset == name
+    assert isinstance(config.data, DataConfig)
+    assert isinstance(config.model, ModelConfig)
+
+
+def test_presets_are_the_documented_three():
+    assert sorted(PRESETS) == ["demo", "fashiongen", "smoke"]
+
+
+def test_smoke_preset_is_tiny():
+    config = get_preset("smoke")
+    assert config.model.stage_sizes[-1] <= 64
+    assert config.data.batch_size <= 8
+    assert config.train.gan_steps <= 5
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_json_round_trip_equals(name):
+    config = get_preset(name)
+    restored = Config.from_dict(json.loads(config.to_json()))
+    assert restored == config
+    assert restored.preset == name
+
+
+def test_to_json_is_sorted_and_complete():
+    values = json.loads(Config().to_json())
+    assert set(values) == {"preset", "data", "text", "model", "train", "export"}
+    assert values["train"]["gan_steps"] == TrainConfig().gan_steps
+    assert values["model"]["stage1_size"] == ModelConfig().stage1_size
+
+
+def test_from_dict_fills_missing_sections_with_defaults():
+    config = Config.from_dict({"preset": "partial", "train": {"gan_steps": 7}})
+    assert config.preset == "partial"
+    assert config.train.gan_steps == 7
+    assert config.train.damsm_steps == TrainConfig().damsm_steps
+    assert config.model == ModelConfig()
+
+
+def test_save_load_round_trip(tmp_path):
+    config = get_preset("smoke").replace(train={"gan_steps": 3})
+    path = config.save(str(tmp_path / "run"))
+    assert path == str(tmp_path / "run" / CONFIG_FILENAME)
+    assert Config.load(path) == config
+    # A directory holding config.json loads too.
+    assert Config.load(str(tmp_path / "run")) == config
+    # No temporary file is left behind by the atomic write.
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [CONFIG_FILENAME]
+
+
+def test_load_missing_file_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No config file"):
+        Config.load(str(tmp_path / "nowhere.json"))
+
+
+def test_load_invalid_json_names_the_file(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON") as info:
+        Config.load(str(path))
+    assert str(path) in str(info.value)
+
+
+def test_replace_one_field():
+    config = get_preset("smoke")
+    changed = config.replace(train={"gan_steps": 5})
+    assert changed.train.gan_steps == 5
+    # Everything else is kept, and the original is unchanged (frozen).
+    assert changed.train.damsm_steps == config.train.damsm_steps
+    assert changed.model == config.model
+    assert changed.preset == config.preset
+    assert config.train.gan_steps == 2
+    assert changed != config
+
+
+def test_replace_whole_section_and_preset():
+    config = Config().replace(preset="mine", model=ModelConfig(joint_dim=32))
+    assert config.preset == "mine"
+    assert config.model.joint_dim == 32
+
+
+def test_configs_are_frozen():
+    config = Config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.preset = "other"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.train.gan_steps = 3
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with pytest.raises(ValueError, match="Unknown preset 'tiny'") as info:
+        get_preset("tiny")
+    for name in PRESETS:
+        assert name in str(info.value)
+
+
+def test_unknown_section_raises():
+    with pytest.raises(ValueError, match="Unknown config section 'optim'"):
+        Config().replace(optim={"lr": 1.0})
+    with pytest.raises(ValueError, match="Unknown config sections.*optim"):
+        Config.from_dict({"optim": {}})
+
+
+def test_unknown_field_names_the_section_and_field():
+    with pytest.raises(ValueError, match=r"Unknown train config fields \['gan_step'\]") as info:
+        Config().replace(train={"gan_step": 5})
+    # The message lists the known fields, so a typo is easy to fix.
+    assert "gan_steps" in str(info.value)
+    with pytest.raises(ValueError, match=r"Unknown model config fields \['bogus'\]"):
+        Config.from_dict({"model": {"bogus": 1}})
+
+
+@pytest.mark.parametrize(
+    "section, field, value, known",
+    [
+        ("model", "similarity", "cosine", "t2i"),
+        ("model", "region_layer", "mixed5", "mixed7"),
+        ("data", "on_bad_caption", "ignore", "skip"),
+        ("data", "encoding", "utf8", "latin-1"),
+        ("train", "phase", "finetune", "damsm"),
+        ("train", "on_nan", "ignore", "stop"),
+    ],
+)
+def test_bad_enum_values_raise_with_choices(section, field, value, known):
+    with pytest.raises(ValueError) as info:
+        Config().replace(**{section: {field: value}})
+    message = str(info.value)
+    assert field in message
+    assert repr(value) in message
+    assert known in message
+    # Also when the bad value comes from a saved config file.
+    with pytest.raises(ValueError, match=field):
+        Config.from_dict({section: {field: value}})
+
+
+@pytest.mark.parametrize("size", [0, 2, 3, 12, 48, 96, -8])
+def test_stage1_size_must_be_four_times_power_of_two(size):
+    with pytest.raises(ValueError, match=r"stage1_size must be 4 \* 2\*\*k") as info:
+        ModelConfig(stage1_size=size)
+    assert str(size) in str(info.value)
+
+
+@pytest.mark.parametrize("size", [4, 8, 16, 64, 256])
+def test_stage1_size_accepts_powers_of_two_from_four(size):
+    assert ModelConfig(stage1_size=size).stage1_size == size
+
+
+def test_joint_dim_must_be_even():
+    with pytest.raises(ValueError, match="joint_dim must be even, got 17"):
+        ModelConfig(joint_dim=17)
+    assert ModelConfig(joint_dim=18).joint_dim == 18
+
+
+def test_image_encoder_size_at_least_75():
+    with pytest.raises(ValueError, match="image_encoder_size must be >= 75.*got 74"):
+        ModelConfig(image_encoder_size=74)
+    assert ModelConfig(image_encoder_size=75).image_encoder_size == 75
+
+
+def test_stage_sizes():
+    assert ModelConfig(stage1_size=64, num_refinement_stages=1).stage_sizes == (64, 128)
+    assert ModelConfig(stage1_size=64, num_refinement_stages=2).stage_sizes == (64, 128, 256)
+    assert ModelConfig(stage1_size=16, num_refinement_stages=0).stage_sizes == (16,)
+    assert get_preset("smoke").model.stage_sizes == (16, 32)
+    assert get_preset("fashiongen").model.stage_sizes == (64, 128, 256)
