@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test train data serve generate evaluate clean
+.PHONY: install test train data export serve generate evaluate clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,25 @@ test: install
 
 data: install
 	$(PY) -m fashion_t2i.data.build_fashion_mnist --out_dir $(DATA_DIR)
+
+# The main job: embedded data, DAMSM then GAN on the demo preset, export.
+# Re-running resumes from the latest checkpoints.
+train: data
+	$(PY) -m fashion_t2i.train --preset=$(PRESET) --workdir=$(WORKDIR)
+	$(PY) -m export --workdir=$(WORKDIR) --base_dir=$(EXPORT_BASE) --model_name=$(MODEL_NAME)
+
+export: install
+	$(PY) -m export --workdir=$(WORKDIR) --base_dir=$(EXPORT_BASE) --model_name=$(MODEL_NAME)
+
+serve: install
+	$(PY) -m serving.server --model_base_path=$(EXPORT_BASE)/$(MODEL_NAME) \
+	  --model_name=$(MODEL_NAME) --port=8500
+
+generate: install
+	$(PY) -m fashion_t2i.generate --workdir=$(WORKDIR) --text="$(TEXT)" --out=$(WORKDIR)/samples.png
+
+evaluate: install
+	$(PY) -m fashion_t2i.evaluate --workdir=$(WORKDIR) --out=$(WORKDIR)/metrics.json
 
 clean:
 	rm -rf $(VENV) runs data .pytest_cache

@@ -4,6 +4,7 @@ import os
 
 import tensorflow as tf
 
+from fashion_t2i import checkpointing
 from fashion_t2i.config import Config
 from fashion_t2i.models.generator import Generator
 from fashion_t2i.models.text_encoder import TextEncoder
@@ -156,10 +157,10 @@ class TextToImage(tf.Module):
             )
         model = cls(tokenizer, text_encoder, generator, max_batch or config.export.max_batch)
         model.build()
-        status = tf.train.Checkpoint(text_encoder=text_encoder, generator_ema=generator).restore(
-            latest
+        checkpointing.restore(
+            checkpointing.variable_checkpoint(text_encoder=text_encoder, generator_ema=generator),
+            latest,
         )
-        status.expect_partial().assert_existing_objects_matched()
         model.config = config
         model.checkpoint_path = latest
         return model

@@ -22,6 +22,9 @@ flags.DEFINE_string("workdir", "runs/demo", "Checkpoints, logs, vocabulary and c
 flags.DEFINE_enum("phase", None, PHASES, "damsm, gan, or all (damsm then gan).")
 flags.DEFINE_string("train_path", None, "Fashion-Gen schema HDF5 training file.")
 flags.DEFINE_string("validation_path", None, "Fashion-Gen schema HDF5 validation file.")
+flags.DEFINE_string(
+    "data_dir", None, "Where the embedded Fashion-MNIST data is built (without --train_path)."
+)
 flags.DEFINE_enum("encoding", None, ENCODINGS, "Caption encoding of the HDF5 files.")
 flags.DEFINE_enum("on_bad_caption", None, BAD_CAPTION_POLICIES, "Unusable captions: error or skip.")
 flags.DEFINE_integer("batch_size", None, "Global batch size.")
@@ -50,6 +53,7 @@ _OVERRIDES = {
     "phase": ("train", "phase"),
     "train_path": ("data", "train_path"),
     "validation_path": ("data", "validation_path"),
+    "data_dir": ("data", "fashion_mnist_dir"),
     "encoding": ("data", "encoding"),
     "on_bad_caption": ("data", "on_bad_caption"),
     "batch_size": ("data", "batch_size"),

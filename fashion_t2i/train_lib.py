@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fashion_t2i import checkpointing
 from fashion_t2i import losses
 from fashion_t2i import visualization
 from fashion_t2i.config import Config
@@ -236,9 +237,9 @@ def train_damsm(context, log_fn=print):
     optimizer = keras.optimizers.Adam(train.damsm_learning_rate)
     damsm.compile(optimizer=optimizer)
     optimizer.build(damsm.trainable_variables)
-    checkpoint = damsm_checkpoint(damsm)
-    checkpoint.optimizer = optimizer
-    checkpoint.step = tf.Variable(0, dtype=tf.int64)
+    checkpoint = damsm_checkpoint(
+        damsm, optimizer=optimizer, step=tf.Variable(0, dtype=tf.int64)
+    )
 
     @tf.function
     def step_fn(batch):
@@ -291,10 +292,10 @@ def write_summary(workdir, name, summary):
     os.replace(path + ".tmp", path)
 
 
-def damsm_checkpoint(damsm):
-    """The DAMSM phase's checkpoint layout (encoders at the top level)."""
-    return tf.train.Checkpoint(
-        text_encoder=damsm.text_encoder, image_encoder=damsm.image_encoder
+def damsm_checkpoint(damsm, **extra):
+    """The DAMSM phase's checkpoint: both encoders (and `extra` objects)."""
+    return checkpointing.variable_checkpoint(
+        text_encoder=damsm.text_encoder, image_encoder=damsm.image_encoder, **extra
     )
 
 
@@ -310,7 +311,7 @@ def restore_damsm(config, workdir, tokenizer):
         raise FileNotFoundError(
             f"No DAMSM checkpoint in {workdir}/damsm: run --phase=damsm (or --phase=all) first."
         )
-    damsm_checkpoint(damsm).restore(latest).expect_partial().assert_existing_objects_matched()
+    checkpointing.restore(damsm_checkpoint(damsm), latest)
     return damsm
 
 
@@ -330,7 +331,7 @@ def gan_checkpoint(gan, step):
     ):
         items[f"discriminator{k + 1}"] = discriminator
         items[f"discriminator{k + 1}_optimizer"] = optimizer
-    return tf.train.Checkpoint(**items)
+    return checkpointing.variable_checkpoint(**items)
 
 
 def build_gan(config, damsm):

@@ -7,6 +7,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from fashion_t2i import checkpointing
+
 
 class NonFiniteLossError(RuntimeError):
     """A training loss became NaN or infinite."""
@@ -85,7 +87,7 @@ class TrainingLoop:
         """Restores the latest checkpoint; returns the step reached (0 if none)."""
         latest = self.manager.latest_checkpoint
         if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            checkpointing.restore(self.checkpoint, latest)
             self.log_fn(f"[{self.name}] resumed from {latest} at step {self.step}")
         return self.step
 

@@ -58,7 +58,8 @@ def _demo():
             condition_dim=64,
             gf_dim=32,
             df_dim=32,
-            stage1_size=32,
+            # Fashion-MNIST is 28 px: 16 px layout, 32 px refinement.
+            stage1_size=16,
             num_refinement_stages=1,
             residual_blocks=2,
         ),

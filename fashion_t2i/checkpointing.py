@@ -1,0 +1,65 @@
+"""Checkpoints that hold every variable of Keras objects.
+
+`tf.train.Checkpoint` follows object attributes, and Keras 3 keeps
+sub-layers in its own list wrappers that the TF object graph does not
+descend into: layers held in lists (stage blocks, Sequential and Functional
+internals) would silently be left out. These checkpoints list the variables
+explicitly instead, keyed by owner, position and variable name, so nothing
+is skipped and a layout change fails loudly on restore.
+"""
+
+import tensorflow as tf
+
+
+def _key(prefix, index, variable):
+    # Not the full Keras path: it holds instance names ("text_encoder_1")
+    # that differ between processes building the same network.
+    name = variable.name.split("/")[-1].split(":")[0]
+    return f"{prefix}.{index:04d}.{name}"
+
+
+def variable_checkpoint(**groups):
+    """A `tf.train.Checkpoint` of every variable of the given objects.
+
+    Args:
+        **groups: name -> a Keras layer, model or optimizer (all of its
+            `variables`), a list of variables, or a single variable (kept
+            under its own name, e.g. the step counter).
+
+    Returns:
+        The checkpoint; single variables stay reachable as attributes
+        (`checkpoint.step`).
+    """
+    items = {}
+    for prefix, owner in groups.items():
+        if isinstance(owner, tf.Variable) or hasattr(owner, "assign") and not hasattr(
+            owner, "variables"
+        ):
+            items[prefix] = owner
+            continue
+        variables = owner if isinstance(owner, (list, tuple)) else owner.variables
+        if not variables:
+            raise ValueError(f"{prefix} has no variables yet: build it before checkpointing.")
+        for index, variable in enumerate(variables):
+            items[_key(prefix, index, variable)] = variable
+    return tf.train.Checkpoint(**items)
+
+
+def restore(checkpoint, path):
+    """Restores `path` into `checkpoint`, requiring every variable to be found.
+
+    Raises:
+        ValueError: the checkpoint at `path` lacks a variable or has another
+            shape (a run of another architecture or version).
+    """
+    status = checkpoint.restore(path)
+    try:
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError) as e:
+        raise ValueError(
+            f"{path} does not match the model being restored ({e}). Was it written with "
+            "another config or version of fashion_t2i?"
+        ) from e
+    # Entries of the file that this checkpoint does not ask for (another
+    # phase's optimizer, say) are expected.
+    status.expect_partial()

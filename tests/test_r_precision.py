@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+
+from fashion_t2i.metrics.r_precision import candidate_scores, r_precision, sample_candidates
+
+
+def test_perfect_scorer_scores_one():
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0, 0.9, size=(50, 100))
+    scores[:, 0] = 1.0
+    assert r_precision(scores) == 1.0
+
+
+def test_true_candidate_beaten_is_a_miss():
+    scores = np.array([[0.9, 0.1, 0.2], [0.5, 0.6, 0.1]])
+    assert r_precision(scores) == 0.5
+
+
+def test_random_scorer_is_at_chance_level():
+    scores = np.random.default_rng(1).normal(size=(20_000, 100))
+    # Standard error sqrt(0.01 * 0.99 / 20000) = 0.0007.
+    assert r_precision(scores) == pytest.approx(0.01, abs=0.003)
+
+
+def test_ties_count_as_random_tie_breaking():
+    # A constant scorer must not get a perfect score.
+    assert r_precision(np.zeros((10, 100))) == pytest.approx(0.01)
+    assert r_precision(np.array([[1.0, 1.0, 0.0]])) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("shape", [(100,), (5, 1), (0, 100)])
+def test_bad_scores_shape_raises(shape):
+    with pytest.raises(ValueError, match=r"\[N, K\]"):
+        r_precision(np.zeros(shape))
+
+
+def test_sample_candidates_never_picks_same_content():
+    rng = np.random.default_rng(2)
+    # Several captions per product, as in Fashion-Gen.
+    product_ids = rng.integers(0, 40, size=300)
+    candidate_sets = sample_candidates(300, 100, list(product_ids), rng)
+    assert candidate_sets.shape == (300, 100)
+    np.testing.assert_array_equal(candidate_sets[:, 0], np.arange(300))
+    wrong = candidate_sets[:, 1:]
+    assert np.all(product_ids[wrong] != product_ids[:, None])
+    # Without replacement: the 99 wrong candidates of a row are distinct.
+    assert all(len(set(row)) == 99 for row in wrong)
+
+
+def test_sample_candidates_accepts_attribute_tuples_and_covers_all_others():
+    # (class, colour) keys as rows of an array; example 0 is alone in its group.
+    keys = np.array([[0, 0]] + [[1, 2]] * 3 + [[1, 3]] * 3)
+    candidate_sets = sample_candidates(7, 5, keys, rng=0)
+    assert set(candidate_sets[0, 1:]) <= {1, 2, 3, 4, 5, 6}
+    for i in range(1, 4):
+        assert set(candidate_sets[i, 1:]) == {0, 4, 5, 6}
+    for i in range(4, 7):
+        assert set(candidate_sets[i, 1:]) == {0, 1, 2, 3}
+
+
+def test_sample_candidates_is_uniform_over_other_content():
+    keys = [0, 0, 1, 2, 3, 4]
+    counts = np.zeros(6)
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        counts[sample_candidates(6, 2, keys, rng)[0, 1]] += 1
+    assert counts[:2].sum() == 0
+    np.testing.assert_allclose(counts[2:] / 2000, 0.25, atol=0.04)
+
+
+def test_sample_candidates_is_reproducible_with_a_seed():
+    keys = list(range(50))
+    np.testing.assert_array_equal(
+        sample_candidates(50, 10, keys, rng=7), sample_candidates(50, 10, keys, rng=7)
+    )
+
+
+def test_too_few_distinct_candidates_raises():
+    keys = ["red dress"] * 8 + ["blue boot"] * 3
+    with pytest.raises(ValueError, match="only 3 examples with different content"):
+        sample_candidates(11, 5, keys, rng=0)
+
+
+@pytest.mark.parametrize("num_examples, num_candidates", [(4, 2), (3, 1)])
+def test_sample_candidates_bad_arguments_raise(num_examples, num_candidates):
+    with pytest.raises(ValueError):
+        sample_candidates(num_examples, num_candidates, [0, 1, 2], rng=0)
+
+
+def test_candidate_scores_are_cosine_similarities():
+    queries = np.array([[1.0, 0.0], [0.0, 2.0]])
+    captions = np.array([[3.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    candidate_sets = np.array([[0, 1, 2], [1, 0, 2]])
+    scores = candidate_scores(queries, captions, candidate_sets, chunk_size=1)
+    np.testing.assert_allclose(scores, [[1, 0, 2**-0.5], [1, 0, 2**-0.5]])
+    assert r_precision(scores) == 1.0
+
+
+def test_matching_features_give_high_r_precision_end_to_end():
+    rng = np.random.default_rng(4)
+    captions = rng.normal(size=(300, 16))
+    images = captions + 0.1 * rng.normal(size=(300, 16))
+    candidate_sets = sample_candidates(300, 100, list(range(300)), rng)
+    assert r_precision(candidate_scores(images, captions, candidate_sets)) > 0.95
+    shuffled = candidate_scores(images[rng.permutation(300)], captions, candidate_sets)
+    assert r_precision(shuffled) < 0.1
+
+
+def test_candidate_scores_index_out_of_range_raises():
+    with pytest.raises(ValueError, match="out of that range"):
+        candidate_scores(np.ones((1, 2)), np.ones((2, 2)), np.array([[0, 2]]))
