@@ -22,6 +22,7 @@ from fashion_t2i.text import vocabulary as vocabulary_lib
 from fashion_t2i.text import word_vectors
 from fashion_t2i.text.tokenizer import Tokenizer
 from fashion_t2i.training_loop import TrainingLoop
+from fashion_t2i.training_loop import log
 
 VOCABULARY_FILENAME = "vocabulary.txt"
 # Config sections that change what the checkpoints hold: resuming with
@@ -114,7 +115,7 @@ class RunContext:
         )
         for name, reader in (("train", self.train_reader), ("validation", self.validation_reader)):
             if reader.skipped:
-                print(f"data: skipped {reader.skipped} {name} examples with unusable captions")
+                log(f"data: skipped {reader.skipped} {name} examples with unusable captions")
         self.vocabulary_path = prepare_vocabulary(workdir, self.train_reader, config.text)
         self.tokenizer = Tokenizer(self.vocabulary_path, config.text.max_words)
         self.stage_sizes = config.model.stage_sizes
@@ -224,7 +225,7 @@ def write_attention_summary(name, images, attention, tokens, lengths, step, writ
         tf.summary.text(name + "/captions", tf.constant(words))
 
 
-def train_damsm(context, log_fn=print):
+def train_damsm(context, log_fn=log):
     """Phase 1: trains the text and image encoders with L_similarity.
 
     Returns:
@@ -370,7 +371,7 @@ def sample_grid(stage_images, real_images=None):
     return visualization.image_grid(visualization.to_uint8(np.stack(columns, axis=1)))
 
 
-def train_gan(context, log_fn=print):
+def train_gan(context, log_fn=log):
     """Phase 2: trains the generator and discriminators with the encoders frozen."""
     config, workdir = context.config, context.workdir
     train = config.train
@@ -424,7 +425,7 @@ def train_gan(context, log_fn=print):
     return gan, summary
 
 
-def train(config, workdir, log_fn=print):
+def train(config, workdir, log_fn=log):
     """Runs the configured phase(s) in `workdir`; returns the summaries by phase."""
     context = RunContext(config, workdir)
     log_fn(

@@ -10,6 +10,11 @@ import tensorflow as tf
 from fashion_t2i import checkpointing
 
 
+def log(message):
+    """Progress output: flushed at once, so it shows when stdout is a file or pipe."""
+    print(message, flush=True)
+
+
 class NonFiniteLossError(RuntimeError):
     """A training loss became NaN or infinite."""
 
@@ -60,7 +65,7 @@ class TrainingLoop:
         on_nan="stop",
         hooks=(),
         learning_rates=None,
-        log_fn=print,
+        log_fn=log,
     ):
         self.name = name
         self.step_fn = step_fn

@@ -63,13 +63,16 @@ def _demo():
             num_refinement_stages=1,
             residual_blocks=2,
         ),
+        # Sized so that `make train` (both phases and the export) fits in
+        # 20 minutes on 2 CPU cores; validation R-precision passes 0.6 at
+        # about 300 DAMSM steps.
         train=TrainConfig(
-            damsm_steps=1500,
-            gan_steps=3000,
-            checkpoint_every=250,
-            log_every=50,
-            image_every=250,
-            eval_every=250,
+            damsm_steps=400,
+            gan_steps=800,
+            checkpoint_every=100,
+            log_every=25,
+            image_every=100,
+            eval_every=100,
         ),
     )
 

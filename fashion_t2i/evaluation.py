@@ -1,0 +1,140 @@
+"""Evaluation of a trained run: text-image agreement and image quality, with ceilings.
+
+Every metric is computed on generated images and on the real validation
+images of the same captions, so each number has its ceiling beside it.
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from fashion_t2i.metrics import attribute_classifier as attribute_lib
+from fashion_t2i.metrics import frechet_distance
+from fashion_t2i.metrics import inception_score
+from fashion_t2i.training_loop import log
+
+ATTRIBUTE_HEADS = {"class": ("class_id", 10), "colour": ("colour_id", 13), "pattern": ("pattern_id", 4)}
+CLASSIFIER_FILENAME = "attribute_classifier.keras"
+CLASSIFIER_INFO_FILENAME = "attribute_classifier.json"
+
+
+def to_unit_range(images, size):
+    """uint8 or [-1, 1] images resized (area) to `size`, as float32 in [-1, 1]."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        images = images.astype(np.float32) / 127.5 - 1.0
+    if images.shape[1] != size:
+        images = tf.image.resize(images, [size, size], antialias=True).numpy()
+    return np.clip(images, -1.0, 1.0).astype(np.float32)
+
+
+def read_examples(reader, count, offset=0):
+    """The first `count` usable rows of a reader after `offset`, as numpy arrays."""
+    rows = reader.valid_rows[offset : offset + count]
+    if len(rows) < count:
+        raise ValueError(
+            f"{reader.path} has {len(reader.valid_rows) - offset} usable examples after "
+            f"offset {offset}; {count} were asked for."
+        )
+    out = {}
+    for start in range(0, len(rows), 1024):
+        part = reader.read_rows(rows[start : start + 1024])
+        for key, value in part.items():
+            out.setdefault(key, []).append(value)
+    return {key: np.concatenate(value) for key, value in out.items()}
+
+
+def attribute_labels(examples):
+    return {name: examples[key].astype(np.int64) for name, (key, _) in ATTRIBUTE_HEADS.items()}
+
+
+def attribute_classifier(workdir, train_reader, validation_reader, size, num_train=12000,
+                         num_validation=2000, epochs=4, log_fn=log):
+    """The attribute classifier of a run, trained on real images once and cached.
+
+    Trained on `num_train` real training images at the generator's output
+    size; its accuracy on `num_validation` real validation images (the
+    ceiling of the generated-image accuracies) is stored beside it.
+
+    Returns:
+        `(model, real_validation_accuracy)`.
+
+    Raises:
+        ValueError: the data has no attribute ids (not the embedded data).
+    """
+    if not (train_reader.has_attributes and validation_reader.has_attributes):
+        raise ValueError(
+            "Attribute accuracy needs class/colour/pattern ids, which only the embedded "
+            "Fashion-MNIST data has."
+        )
+    directory = os.path.join(workdir, "eval")
+    path = os.path.join(directory, CLASSIFIER_FILENAME)
+    info_path = os.path.join(directory, CLASSIFIER_INFO_FILENAME)
+    if os.path.exists(path) and os.path.exists(info_path):
+        with open(info_path) as f:
+            info = json.load(f)
+        if info.get("size") == size:
+            return attribute_lib.load_attribute_classifier(path), info["accuracy"]
+    start = time.time()
+    log_fn(f"eval: training the attribute classifier on {num_train} real images at {size} px")
+    train = read_examples(train_reader, min(num_train, train_reader.num_examples))
+    val = read_examples(validation_reader, min(num_validation, validation_reader.num_examples))
+    model, accuracy = attribute_lib.train_attribute_classifier(
+        to_unit_range(train["image"], size),
+        attribute_labels(train),
+        to_unit_range(val["image"], size),
+        attribute_labels(val),
+        epochs=epochs,
+        heads={name: classes for name, (_, classes) in ATTRIBUTE_HEADS.items()},
+    )
+    accuracy = {k: float(v) for k, v in accuracy.items()}
+    os.makedirs(directory, exist_ok=True)
+    model.save(path)
+    with open(info_path, "w") as f:
+        json.dump({"size": size, "accuracy": accuracy, "num_train": len(train["image"])}, f)
+    log_fn(f"eval: attribute classifier ready in {time.time() - start:.0f} s, "
+           f"real validation accuracy {accuracy}")
+    return model, accuracy
+
+
+def generate_images(model, captions, seeds, batch_size=64, log_fn=log):
+    """uint8 images [N, S, S, 3] from a `TextToImage` for captions and seeds."""
+    images = []
+    for start in range(0, len(captions), batch_size):
+        texts = tf.constant(captions[start : start + batch_size])
+        batch_seeds = tf.constant(seeds[start : start + batch_size], tf.int64)
+        images.append(model.generate(texts, batch_seeds)["images"].numpy())
+        if (start // batch_size) % 10 == 9:
+            log_fn(f"eval: generated {start + len(images[-1])}/{len(captions)} images")
+    return np.concatenate(images)
+
+
+def attribute_metrics(classifier, images, labels):
+    """Accuracy of each attribute of `images` against the caption's labels."""
+    return {k: float(v) for k, v in classifier.attribute_accuracy(images, labels).items()}
+
+
+def domain_fid(classifier, real_images, fake_images):
+    """FID in the attribute classifier's embedding (Fashion-MNIST features)."""
+    return frechet_distance.frechet_distance(
+        classifier.features(real_images), classifier.features(fake_images)
+    )
+
+
+def inception_metrics(inception, real_images, fake_images, splits=10):
+    """IS (mean, std) of both sets and FID between them from 2048-d pool features."""
+    real_probs, real_pool = inception.predict(real_images)
+    fake_probs, fake_pool = inception.predict(fake_images)
+    splits = max(1, min(splits, len(fake_images) // 2))
+    return {
+        "inception_score": list(inception_score.inception_score(fake_probs, splits)),
+        "inception_score_real": list(inception_score.inception_score(real_probs, splits)),
+        "fid": frechet_distance.frechet_distance(real_pool, fake_pool),
+    }
+
+
+def decode_captions(examples):
+    return [c.decode("utf-8") if isinstance(c, bytes) else str(c) for c in examples["caption"]]
