@@ -4,18 +4,19 @@
 sub-layers in its own list wrappers that the TF object graph does not
 descend into: layers held in lists (stage blocks, Sequential and Functional
 internals) would silently be left out. These checkpoints list the variables
-explicitly instead, keyed by owner, position and variable name, so nothing
-is skipped and a layout change fails loudly on restore.
+explicitly instead, keyed by owner and position, so nothing is skipped and
+a layout change fails loudly on restore.
 """
 
 import tensorflow as tf
 
 
-def _key(prefix, index, variable):
-    # Not the full Keras path: it holds instance names ("text_encoder_1")
-    # that differ between processes building the same network.
-    name = variable.name.split("/")[-1].split(":")[0]
-    return f"{prefix}.{index:04d}.{name}"
+def _key(prefix, index):
+    # Not the Keras path or name: they hold process-wide instance numbers
+    # ("batch_normalization_95") that differ between processes building the
+    # same network. Position within the owner is stable; shapes are checked
+    # on restore.
+    return f"{prefix}.{index:04d}"
 
 
 def variable_checkpoint(**groups):
@@ -41,7 +42,7 @@ def variable_checkpoint(**groups):
         if not variables:
             raise ValueError(f"{prefix} has no variables yet: build it before checkpointing.")
         for index, variable in enumerate(variables):
-            items[_key(prefix, index, variable)] = variable
+            items[_key(prefix, index)] = variable
     return tf.train.Checkpoint(**items)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from fashion_t2i import checkpointing
+from fashion_t2i import evaluation
 from fashion_t2i import losses
 from fashion_t2i import visualization
 from fashion_t2i.config import Config
@@ -32,6 +33,7 @@ NUM_CANDIDATES = 100
 R_PRECISION_EXAMPLES = 1000
 ATTENTION_PAIRS = 4
 SAMPLE_CAPTIONS = 8
+EVAL_IMAGES = 256
 
 
 def resolve_data(config):
@@ -371,6 +373,46 @@ def sample_grid(stage_images, real_images=None):
     return visualization.image_grid(visualization.to_uint8(np.stack(columns, axis=1)))
 
 
+def attribute_evaluation_hook(context, gan, log_fn=log, num_images=EVAL_IMAGES):
+    """A hook that scores the EMA generator's images of fixed validation captions.
+
+    The attribute classifier (trained once on real images, cached in the
+    workdir) reads class, colour and pattern of images generated from
+    `num_images` validation captions with fixed noise; the accuracies go to
+    TensorBoard as `eval/<attribute>_accuracy`.
+    """
+    size = context.stage_sizes[-1]
+    classifier, real_accuracy = evaluation.attribute_classifier(
+        context.workdir, context.train_reader, context.validation_reader, size, log_fn=log_fn
+    )
+    examples = evaluation.read_examples(context.validation_reader, num_images)
+    token_ids, _ = context.tokenizer(tf.constant(evaluation.decode_captions(examples)))
+    labels = evaluation.attribute_labels(examples)
+    rng = np.random.default_rng(context.config.data.seed + 1)
+    noise = rng.standard_normal((num_images, gan.generator.z_dim)).astype(np.float32)
+    condition_noise = rng.standard_normal((num_images, gan.generator.condition_dim))
+    condition_noise = condition_noise.astype(np.float32)
+
+    def hook(step, writer):
+        images = np.concatenate(
+            [
+                sample_images(
+                    gan, token_ids[i : i + 64], noise[i : i + 64], condition_noise[i : i + 64]
+                )[0][-1]
+                for i in range(0, num_images, 64)
+            ]
+        )
+        accuracy = evaluation.attribute_metrics(classifier, images, labels)
+        with writer.as_default(step=step):
+            for name, value in accuracy.items():
+                tf.summary.scalar(f"eval/{name}_accuracy", value)
+                tf.summary.scalar(f"eval/{name}_accuracy_real", real_accuracy[name])
+        shown = "  ".join(f"{k} {v:.3f}" for k, v in sorted(accuracy.items()))
+        log_fn(f"[gan] step {step}  attribute accuracy of generated images: {shown}")
+
+    return hook
+
+
 def train_gan(context, log_fn=log):
     """Phase 2: trains the generator and discriminators with the encoders frozen."""
     config, workdir = context.config, context.workdir
@@ -403,6 +445,10 @@ def train_gan(context, log_fn=log):
                 fixed["lengths"].numpy(), step_value, writer,
             )
 
+    hooks = [(train.image_every, image_summaries)]
+    if context.train_reader.has_attributes and context.validation_reader.has_attributes:
+        hooks.append((train.eval_every, attribute_evaluation_hook(context, gan, log_fn)))
+
     loop = TrainingLoop(
         "gan",
         step_fn,
@@ -413,7 +459,7 @@ def train_gan(context, log_fn=log):
         train.log_every,
         max_checkpoints=train.max_checkpoints,
         on_nan=train.on_nan,
-        hooks=[(train.image_every, image_summaries)],
+        hooks=hooks,
         learning_rates={
             "generator": lambda: gan.generator_optimizer.learning_rate,
             "discriminator": lambda: gan.discriminator_optimizers[0].learning_rate,

@@ -171,3 +171,36 @@ def test_exported_model_served_over_grpc(exported):
         assert again[0] == pngs[0]
     finally:
         server.stop()
+
+
+def test_gan_phase_logs_attribute_accuracy_of_generated_images(trained):
+    scalars, _ = _event_tags(os.path.join(trained["workdir"], "logs", "gan"))
+    for name in ("class", "colour", "pattern"):
+        assert f"eval/{name}_accuracy" in scalars and f"eval/{name}_accuracy_real" in scalars
+    assert "attribute accuracy of generated images" in trained["stdout"]
+
+
+def test_evaluate_writes_metrics_with_real_ceilings(trained, tmp_path):
+    import json
+
+    out = str(tmp_path / "metrics.json")
+    run(["fashion_t2i.evaluate", f"--workdir={trained['workdir']}", "--num_images=100",
+         f"--out={out}"])
+    with open(out) as f:
+        metrics = json.load(f)
+    assert metrics["num_images"] == 100 and metrics["seeds"] == [0, 99]
+    assert metrics["config"]["preset"] == "smoke" and metrics["step"] >= 2
+    for side in ("generated", "real"):
+        assert 0.0 <= metrics[side]["r_precision"] <= 1.0
+        assert set(metrics[side]["attribute_accuracy"]) == {"class", "colour", "pattern"}
+        assert all(0.0 <= v <= 1.0 for v in metrics[side]["attribute_accuracy"].values())
+    assert metrics["generated"]["domain_fid"] >= 0.0
+    assert set(metrics["real"]["classifier_validation_accuracy"]) == {"class", "colour", "pattern"}
+    scalars, _ = _event_tags(os.path.join(trained["workdir"], "logs", "eval"))
+    assert "generated/r_precision" in scalars
+
+
+def test_evaluate_rejects_unknown_metric(trained):
+    result = run(["fashion_t2i.evaluate", f"--workdir={trained['workdir']}", "--metrics=nope"],
+                 check=False)
+    assert result.returncode != 0 and "Unknown --metrics" in result.stderr

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from fashion_t2i import losses
+from fashion_t2i.models import finite
 from fashion_t2i.models.discriminator import Discriminator
 from fashion_t2i.models.generator import Generator
 
@@ -149,6 +150,16 @@ class AttnGAN(keras.Model):
         return self.generator_ema(self.generator_inputs(token_ids), training=False)
 
     def train_step(self, data):
+        """One D step per stage then one G step; returns this step's losses and `finite`.
+
+        A batch with non-finite images is skipped before any forward pass; a
+        non-finite loss skips that network's update (and the EMA with G's).
+        """
+        return finite.skip_or_run(
+            finite.all_finite(data["images"]), lambda: self._train_step(data), self.loss_names
+        )
+
+    def _train_step(self, data):
         real_images = data["images"]
         match_ids = data.get("content_id", data.get("product_id"))
         # Encode text with the frozen DAMSM text encoder: e, e_bar (and the wrong caption's).
@@ -162,7 +173,7 @@ class AttnGAN(keras.Model):
 
         # D steps: each D_k on (real, fake, real with the wrong caption).
         terms = {}
-        finite = tf.constant(True)
+        discriminators_finite = tf.constant(True)
         for k, discriminator in enumerate(self.discriminators):
             with tf.GradientTape() as tape:
                 real, real_cond, wrong_cond = discriminator(
@@ -174,11 +185,12 @@ class AttnGAN(keras.Model):
                 )
                 d_loss = losses.discriminator_loss(real, real_cond, fake, fake_cond, wrong_cond)
             gradients = tape.gradient(d_loss, discriminator.trainable_variables)
-            self._apply_if_finite(
+            d_finite = tf.math.is_finite(d_loss)
+            finite.apply_if_finite(
                 self.discriminator_optimizers[k], gradients, discriminator.trainable_variables,
-                d_loss,
+                d_finite,
             )
-            finite = finite & tf.math.is_finite(d_loss)
+            discriminators_finite = discriminators_finite & d_finite
             terms[f"discriminator_loss_{k + 1}"] = d_loss
 
         # G step: fool every D_k, match the caption (L_similarity), stay near N(0, I) (KL).
@@ -201,27 +213,17 @@ class AttnGAN(keras.Model):
             )
         variables = self.generator.trainable_variables
         gradients = generator_tape.gradient(g_loss, variables)
-        self._apply_if_finite(self.generator_optimizer, gradients, variables, g_loss)
-        finite = finite & tf.math.is_finite(g_loss)
+        all_finite = discriminators_finite & tf.math.is_finite(g_loss)
+        # The EMA of the generator weights (the exported generator) follows G's updates.
+        finite.apply_if_finite(
+            self.generator_optimizer, gradients, variables, all_finite, after=self.update_ema
+        )
 
-        # EMA of the generator weights, the exported generator.
-        self.update_ema()
         terms.update({"generator_loss": g_loss, "similarity_loss": similarity, "kl_loss": kl})
-        for name in self.loss_names:
-            self.trackers[name].update_state(terms[name])
-        results = {name: self.trackers[name].result() for name in self.loss_names}
-        results["finite"] = finite
+        finite.track(self.trackers, terms, all_finite)
+        results = {name: terms[name] for name in self.loss_names}
+        results["finite"] = all_finite
         return results
-
-    @staticmethod
-    def _apply_if_finite(optimizer, gradients, variables, loss):
-        """Applies the update only when the loss is finite (the `on_nan="skip"` policy)."""
-
-        def apply():
-            optimizer.apply_gradients(zip(gradients, variables))
-            return tf.constant(True)
-
-        tf.cond(tf.math.is_finite(loss), apply, lambda: tf.constant(False))
 
     @property
     def metrics(self):

@@ -20,10 +20,12 @@ def upsample_block(filters, name, dtype=None):
     """Nearest x2 -> conv3x3 (2*filters) -> BN -> GLU."""
     return keras.Sequential(
         [
-            keras.layers.UpSampling2D(2, interpolation="nearest", dtype=dtype),
-            keras.layers.Conv2D(2 * filters, 3, padding="same", use_bias=False, dtype=dtype),
-            keras.layers.BatchNormalization(dtype=dtype),
-            GLU(dtype=dtype),
+            keras.layers.UpSampling2D(2, interpolation="nearest", dtype=dtype, name=f"{name}_up"),
+            keras.layers.Conv2D(
+                2 * filters, 3, padding="same", use_bias=False, dtype=dtype, name=f"{name}_conv"
+            ),
+            keras.layers.BatchNormalization(dtype=dtype, name=f"{name}_norm"),
+            GLU(dtype=dtype, name=f"{name}_glu"),
         ],
         name=name,
     )
@@ -45,6 +47,13 @@ class ResidualBlock(keras.layers.Layer):
             filters, 3, padding="same", use_bias=False, dtype=self.dtype_policy, name="conv2"
         )
         self.norm2 = keras.layers.BatchNormalization(dtype=self.dtype_policy, name="norm2")
+
+    def build(self, input_shape):
+        self.conv1.build(input_shape)
+        hidden = tuple(input_shape[:-1]) + (2 * self.filters,)
+        self.norm1.build(hidden)
+        self.conv2.build(tuple(input_shape[:-1]) + (self.filters,))
+        self.norm2.build(tuple(input_shape[:-1]) + (self.filters,))
 
     def call(self, x, training=False):
         y = self.glu(self.norm1(self.conv1(x), training=training))

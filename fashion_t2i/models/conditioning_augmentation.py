@@ -29,6 +29,9 @@ class ConditioningAugmentation(keras.layers.Layer):
         self.condition_dim = condition_dim
         self.dense = keras.layers.Dense(2 * condition_dim, dtype=self.dtype_policy, name="dense")
 
+    def build(self, sentence_feature_shape, epsilon_shape=None):
+        self.dense.build(sentence_feature_shape)
+
     def call(self, sentence_feature, epsilon):
         mu, log_variance = ops.split(self.dense(sentence_feature), 2, axis=-1)
         log_variance = ops.clip(log_variance, -10.0, 10.0)

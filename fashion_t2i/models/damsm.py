@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from fashion_t2i import losses
+from fashion_t2i.models import finite
 from fashion_t2i.models.image_encoder import ImageEncoder
 from fashion_t2i.models.text_encoder import TextEncoder
 
@@ -92,21 +93,34 @@ class DAMSM(keras.Model):
         )
 
     def train_step(self, data):
+        """One step on L_similarity; returns this step's loss terms and `finite`.
+
+        A batch with non-finite images is skipped before the forward pass; a
+        non-finite loss is not applied.
+        """
+        images = data["images"]
+        images = images if isinstance(images, (tuple, list)) else [images]
+        return finite.skip_or_run(
+            finite.all_finite(images), lambda: self._train_step(data), self.loss_names
+        )
+
+    def _train_step(self, data):
         # Encode both modalities and score every caption against every image.
         with tf.GradientTape() as tape:
             terms = self.compute_losses(data, training=True)
         # One optimizer for both encoders: they are trained jointly.
         variables = self.trainable_variables
         gradients = tape.gradient(terms["similarity_loss"], variables)
-        self.optimizer.apply_gradients(zip(gradients, variables))
-        return self._update_trackers(terms)
+        is_finite = tf.math.is_finite(terms["similarity_loss"])
+        finite.apply_if_finite(self.optimizer, gradients, variables, is_finite)
+        finite.track(self.trackers, terms, is_finite)
+        results = {name: terms[name] for name in self.loss_names}
+        results["finite"] = is_finite
+        return results
 
     def test_step(self, data):
-        return self._update_trackers(self.compute_losses(data, training=False))
-
-    def _update_trackers(self, terms):
-        for name in self.loss_names:
-            self.trackers[name].update_state(terms[name])
+        terms = self.compute_losses(data, training=False)
+        finite.track(self.trackers, terms, tf.math.is_finite(terms["similarity_loss"]))
         return {name: self.trackers[name].result() for name in self.loss_names}
 
     @property

@@ -64,6 +64,17 @@ class Discriminator(keras.Model):
             1, 4, padding="valid", dtype=dtype, name="conditional_logit"
         )
 
+    def build(self, images_shape, sentence_feature_shape=None, wrong_sentence_feature_shape=None):
+        shape = tuple(images_shape)
+        for layer in self.down:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.logit.build(shape)
+        joint_shape = shape[:-1] + (shape[-1] + self.sentence_dim,)
+        self.joint_conv.build(joint_shape)
+        self.joint_norm.build(shape[:-1] + (self.feature_channels,))
+        self.conditional_logit.build(shape[:-1] + (self.feature_channels,))
+
     def features(self, images, training=False):
         x = images
         for layer in self.down:

@@ -32,6 +32,11 @@ class WordAttention(keras.layers.Layer):
             channels, use_bias=False, dtype=self.dtype_policy, name="word_projection"
         )
 
+    def build(self, image_features_shape, word_features_shape=None, word_mask_shape=None):
+        # Keras passes each call argument's shape as `<argument>_shape`.
+        if word_features_shape is not None:
+            self.word_projection.build(word_features_shape)
+
     def call(self, image_features, word_features, word_mask):
         batch = ops.shape(image_features)[0]
         height, width = ops.shape(image_features)[1], ops.shape(image_features)[2]

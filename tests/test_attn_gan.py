@@ -1,0 +1,296 @@
+"""AttnGAN of the smoke preset: one training step, the non-finite skip policy, checkpoints.
+
+The GAN is built once per module (InceptionV3 at 75 px and the traced step
+are the slow parts); tests that need a changed state record it in fixtures
+and put every variable back afterwards.
+"""
+
+import re
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import model_fixtures
+from fashion_t2i import train_lib
+from fashion_t2i.models.attn_gan import AttnGAN
+
+VOCAB = model_fixtures.VOCABULARY_SIZE
+CONFIG = model_fixtures.smoke_config(batch_size=2)
+NUM_STAGES = len(CONFIG.model.stage_sizes)  # smoke: 16 and 32 px
+
+
+@pytest.fixture(scope="module")
+def gan():
+    keras.utils.set_random_seed(0)
+    damsm = train_lib.build_damsm(CONFIG, VOCAB)
+    return train_lib.build_gan(CONFIG, damsm)
+
+
+@pytest.fixture(scope="module")
+def train_step(gan):
+    # Compiled like train_lib.train_gan does.
+    return tf.function(gan.train_step)
+
+
+def every_variable(gan):
+    """Every variable the GAN owns, trackers included (to put a state back)."""
+    variables = (
+        list(gan.generator.weights) + list(gan.generator_ema.weights)
+        + list(gan.text_encoder.weights) + list(gan.image_encoder.weights)
+        + list(gan.generator_optimizer.variables) + [gan.seed_generator.state]
+    )
+    for discriminator, optimizer in zip(gan.discriminators, gan.discriminator_optimizers):
+        variables += list(discriminator.weights) + list(optimizer.variables)
+    for tracker in gan.metrics:
+        variables += list(tracker.variables)
+    return variables
+
+
+def strip_numbers(path):
+    return re.sub(r"_\d+(?=/|$)", "", path)
+
+
+class State:
+    """numpy snapshot of the parts of a GAN the tests compare."""
+
+    def __init__(self, gan):
+        snap = model_fixtures.snapshot
+        self.generator = snap(gan.generator.trainable_variables)
+        self.generator_all = snap(gan.generator.weights)
+        self.ema = snap(gan.generator_ema.weights)
+        self.discriminators = [snap(d.trainable_variables) for d in gan.discriminators]
+        self.discriminators_all = [snap(d.weights) for d in gan.discriminators]
+        self.encoders = snap(list(gan.text_encoder.weights) + list(gan.image_encoder.weights))
+        self.generator_iterations = int(gan.generator_optimizer.iterations.numpy())
+        self.discriminator_iterations = [
+            int(o.iterations.numpy()) for o in gan.discriminator_optimizers
+        ]
+
+
+@pytest.fixture(scope="module")
+def first_step(gan, train_step):
+    before = State(gan)
+    results = train_step(model_fixtures.fake_batch(CONFIG, seed=1))
+    return before, State(gan), {k: v.numpy() for k, v in results.items()}
+
+
+@pytest.fixture(scope="module")
+def nan_step(gan, train_step, first_step):
+    """A batch with a NaN pixel, then a normal batch; then the GAN is put back."""
+    variables = every_variable(gan)
+    saved = model_fixtures.snapshot(variables)
+    before = State(gan)
+    results = train_step(model_fixtures.fake_batch(CONFIG, seed=2, nan_images=True))
+    after = State(gan)
+    next_results = train_step(model_fixtures.fake_batch(CONFIG, seed=3))
+    # Put the GAN back before any other test sees it.
+    for variable, value in zip(variables, saved):
+        variable.assign(value)
+    return {
+        "before": before,
+        "after": after,
+        "results": {k: v.numpy() for k, v in results.items()},
+        "next_results": {k: v.numpy() for k, v in next_results.items()},
+    }
+
+
+# --- one training step --------------------------------------------------------------
+
+
+def test_built_gan_has_one_discriminator_per_stage(gan):
+    assert [d.image_size for d in gan.discriminators] == list(CONFIG.model.stage_sizes)
+    assert len(gan.discriminator_optimizers) == NUM_STAGES
+    assert not gan.text_encoder.trainable and not gan.image_encoder.trainable
+    assert not gan.generator_ema.trainable
+
+
+@pytest.mark.slow
+def test_train_step_returns_every_loss_and_finite(first_step):
+    _, _, results = first_step
+    expected = {"generator_loss", "kl_loss", "similarity_loss", "finite"}
+    expected |= {f"generator_adversarial_loss_{k + 1}" for k in range(NUM_STAGES)}
+    expected |= {f"discriminator_loss_{k + 1}" for k in range(NUM_STAGES)}
+    assert set(results) == expected
+    assert bool(results["finite"]) is True
+    for name, value in results.items():
+        assert np.isfinite(value), name
+    # L_G = sum_k L_Gk + lambda L_sim + kl_weight KL (one step: the means are the values).
+    train = CONFIG.train
+    expected_g = (
+        sum(results[f"generator_adversarial_loss_{k + 1}"] for k in range(NUM_STAGES))
+        + train.similarity_weight * results["similarity_loss"]
+        + train.kl_weight * results["kl_loss"]
+    )
+    np.testing.assert_allclose(results["generator_loss"], expected_g, rtol=1e-5)
+
+
+def test_train_step_changes_every_generator_variable(first_step):
+    before, after, _ = first_step
+    changed = model_fixtures.changed(before.generator, after.generator)
+    assert changed and all(changed)
+    assert after.generator_iterations == before.generator_iterations + 1
+
+
+def test_train_step_changes_every_discriminator_variable(gan, first_step):
+    before, after, _ = first_step
+    for k, discriminator in enumerate(gan.discriminators):
+        changed = model_fixtures.changed(before.discriminators[k], after.discriminators[k])
+        unchanged = [v.path for v, c in zip(discriminator.trainable_variables, changed) if not c]
+        assert changed and not unchanged, f"discriminator {k + 1}: {unchanged}"
+        assert after.discriminator_iterations[k] == before.discriminator_iterations[k] + 1
+
+
+def test_train_step_leaves_encoders_unchanged(first_step):
+    before, after, _ = first_step
+    assert before.encoders
+    assert not any(model_fixtures.changed(before.encoders, after.encoders))
+
+
+def test_train_step_moves_ema_slightly_towards_the_generator(gan, first_step):
+    before, after, _ = first_step
+    # Same layers in the same order (unnamed sub-layers get different numbers).
+    assert [strip_numbers(w.path) for w in gan.generator_ema.weights] == [
+        strip_numbers(w.path) for w in gan.generator.weights
+    ]
+    assert [w.shape for w in gan.generator_ema.weights] == [w.shape for w in gan.generator.weights]
+    # build_all copied the generator into the EMA.
+    for ema, weight in zip(before.ema, before.generator_all):
+        np.testing.assert_array_equal(ema, weight)
+    decay = CONFIG.train.ema_decay
+    assert decay == pytest.approx(0.999)
+    moved = []
+    for ema_before, ema_after, g_before, g_after in zip(
+        before.ema, after.ema, before.generator_all, after.generator_all
+    ):
+        np.testing.assert_allclose(
+            ema_after, decay * ema_before + (1 - decay) * g_after, rtol=1e-5, atol=1e-8
+        )
+        # EMA step = (1 - decay) * generator step: a small fraction of it.
+        np.testing.assert_allclose(
+            ema_after - ema_before, (1 - decay) * (g_after - g_before), rtol=1e-3, atol=1e-7
+        )
+        moved.append(not np.array_equal(ema_before, ema_after))
+    assert any(moved)
+
+
+def test_compile_needs_one_optimizer_per_discriminator(gan):
+    other = AttnGAN(gan.generator, gan.discriminators, gan.text_encoder, gan.image_encoder)
+    with pytest.raises(ValueError, match="one optimizer per discriminator"):
+        other.compile(keras.optimizers.Adam(), [keras.optimizers.Adam()])
+
+
+# --- non-finite batches (on_nan="skip") -------------------------------------------------
+
+
+@pytest.mark.slow
+def test_nan_batch_reports_not_finite(nan_step):
+    results = nan_step["results"]
+    assert bool(results["finite"]) is False
+    for k in range(NUM_STAGES):
+        assert not np.isfinite(results[f"discriminator_loss_{k + 1}"])
+
+
+def test_nan_batch_leaves_discriminator_variables_unchanged(nan_step):
+    before, after = nan_step["before"], nan_step["after"]
+    for k in range(NUM_STAGES):
+        assert not any(model_fixtures.changed(before.discriminators[k], after.discriminators[k]))
+        assert after.discriminator_iterations[k] == before.discriminator_iterations[k]
+
+
+def test_nan_batch_leaves_generator_unchanged(nan_step):
+    before, after = nan_step["before"], nan_step["after"]
+    assert after.generator_iterations == before.generator_iterations
+    assert not any(model_fixtures.changed(before.generator, after.generator))
+
+
+def test_nan_batch_keeps_discriminator_statistics_finite(gan, nan_step):
+    after = nan_step["after"]
+    for discriminator, values in zip(gan.discriminators, after.discriminators_all):
+        bad = [w.path for w, v in zip(discriminator.weights, values) if not np.all(np.isfinite(v))]
+        assert not bad
+
+
+def test_step_after_a_nan_batch_reports_finite_losses(nan_step):
+    results = nan_step["next_results"]
+    assert bool(results["finite"]) is True
+    for name, value in results.items():
+        assert np.isfinite(value), name
+
+
+# --- checkpoints ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def restored(gan, first_step, tmp_path_factory):
+    """The GAN saved with train_lib.gan_checkpoint after one step, restored into a fresh one.
+
+    The fresh GAN is built in this process, after other networks: Keras numbers
+    its unnamed layers differently, as a resumed run in a new process may.
+    """
+    step = tf.Variable(1, dtype=tf.int64)
+    path = train_lib.gan_checkpoint(gan, step).save(str(tmp_path_factory.mktemp("gan") / "ckpt"))
+    keras.utils.set_random_seed(99)
+    fresh = train_lib.build_gan(CONFIG, train_lib.build_damsm(CONFIG, VOCAB))
+    fresh_step = tf.Variable(0, dtype=tf.int64)
+    before_restore = State(fresh)
+    status = train_lib.gan_checkpoint(fresh, fresh_step).restore(path)
+    # Only silences TF's log of unrestored values; the tests still assert on `status`.
+    status.expect_partial()
+    return {"status": status, "fresh": fresh, "step": fresh_step, "before": before_restore}
+
+
+def assert_same_variables(saved, loaded):
+    assert len(saved) == len(loaded) > 0
+    for a, b in zip(saved, loaded):
+        assert a.shape == b.shape, a.path
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
+@pytest.mark.slow
+def test_checkpoint_restores_networks_ema_and_counters(gan, first_step, restored):
+    fresh, before = restored["fresh"], restored["before"]
+    # The fresh GAN starts elsewhere, so the comparisons below can fail.
+    assert before.generator_iterations == 0
+    assert any(model_fixtures.changed(before.generator_all, State(gan).generator_all))
+    assert any(model_fixtures.changed(before.ema, State(gan).ema))
+
+    assert_same_variables(gan.generator.weights, fresh.generator.weights)
+    assert_same_variables(gan.generator_ema.weights, fresh.generator_ema.weights)
+    assert_same_variables(gan.text_encoder.weights, fresh.text_encoder.weights)
+    assert_same_variables(gan.image_encoder.weights, fresh.image_encoder.weights)
+    for saved, loaded in zip(gan.discriminators, fresh.discriminators):
+        assert_same_variables(saved.weights, loaded.weights)  # BatchNorm statistics too
+    assert_same_variables([gan.seed_generator.state], [fresh.seed_generator.state])
+    assert int(restored["step"].numpy()) == 1
+    # One training step before the save.
+    assert int(fresh.generator_optimizer.iterations.numpy()) == 1
+    assert [int(o.iterations.numpy()) for o in fresh.discriminator_optimizers] == [1] * NUM_STAGES
+
+    # The exported network (EMA) gives the same images for the same inputs.
+    batch = model_fixtures.fake_batch(CONFIG, seed=5)
+    rng = np.random.default_rng(5)
+    noise = rng.standard_normal((2, CONFIG.model.z_dim)).astype(np.float32)
+    condition_noise = rng.standard_normal((2, CONFIG.model.condition_dim)).astype(np.float32)
+    expected = train_lib.sample_images(gan, batch["token_ids"], noise, condition_noise)
+    actual = train_lib.sample_images(fresh, batch["token_ids"], noise, condition_noise)
+    model_fixtures.assert_same_outputs(actual, expected)
+
+
+def test_checkpoint_restores_optimizer_moments(gan, first_step, restored):
+    fresh = restored["fresh"]
+    restored["status"].assert_existing_objects_matched()
+    assert_same_variables(gan.generator_optimizer.variables, fresh.generator_optimizer.variables)
+    for saved, loaded in zip(gan.discriminator_optimizers, fresh.discriminator_optimizers):
+        assert_same_variables(saved.variables, loaded.variables)
+
+
+def test_config_round_trip(gan):
+    config = gan.get_config()
+    copy = AttnGAN.from_config(config)
+    assert copy.get_config() == config
+    assert copy.loss_names == gan.loss_names
+    assert [d.get_config() for d in copy.discriminators] == [
+        d.get_config() for d in gan.discriminators
+    ]
