@@ -35,6 +35,8 @@ flags.DEFINE_integer("gan_steps", None, "Steps of the GAN phase.")
 flags.DEFINE_float("damsm_learning_rate", None, "Adam learning rate of the encoders.")
 flags.DEFINE_float("generator_learning_rate", None, "Adam learning rate of the generator.")
 flags.DEFINE_float("discriminator_learning_rate", None, "Adam learning rate of the discriminators.")
+flags.DEFINE_float("similarity_weight", None, "lambda of L_similarity in the generator loss.")
+flags.DEFINE_float("kl_weight", None, "Weight of the conditioning-augmentation KL term.")
 flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints.")
 flags.DEFINE_integer("log_every", None, "Steps between progress lines and scalar summaries.")
 flags.DEFINE_integer("image_every", None, "Steps between image summaries.")
@@ -64,6 +66,8 @@ _OVERRIDES = {
     "damsm_learning_rate": ("train", "damsm_learning_rate"),
     "generator_learning_rate": ("train", "generator_learning_rate"),
     "discriminator_learning_rate": ("train", "discriminator_learning_rate"),
+    "similarity_weight": ("train", "similarity_weight"),
+    "kl_weight": ("train", "kl_weight"),
     "checkpoint_every": ("train", "checkpoint_every"),
     "log_every": ("train", "log_every"),
     "image_every": ("train", "image_every"),
@@ -90,12 +94,18 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from fashion_t2i import train_lib
+    from fashion_t2i.training_loop import NonFiniteLossError
 
     try:
         config = config_from_flags()
     except ValueError as e:
         raise app.UsageError(str(e))
-    train_lib.train(config, FLAGS.workdir)
+    try:
+        train_lib.train(config, FLAGS.workdir)
+    except (FileNotFoundError, PermissionError, ValueError, NonFiniteLossError) as e:
+        # Errors a user can cause (paths, data, config, divergence): a message, not a trace.
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -119,7 +119,15 @@ class AttnGAN(keras.Model):
             ema.assign(weight)
 
     def update_ema(self):
-        decay = self.ema_decay
+        """ema = d * ema + (1 - d) * w, with d = min(ema_decay, (1 + n) / (10 + n)).
+
+        n counts the generator updates: the warm-up (as in
+        `tf.train.ExponentialMovingAverage` with `num_updates`) keeps the
+        average from being dominated by the random initial weights in short
+        runs.
+        """
+        n = tf.cast(self.generator_optimizer.iterations, tf.float32)
+        decay = tf.minimum(self.ema_decay, (1.0 + n) / (10.0 + n))
         for ema, weight in zip(self.generator_ema.weights, self.generator.weights):
             ema.assign(decay * ema + (1.0 - decay) * weight)
 
