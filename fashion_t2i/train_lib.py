@@ -269,16 +269,8 @@ def train_damsm(context, log_fn=log):
             fixed["lengths"].numpy(), step, writer,
         )
 
-    loop = TrainingLoop(
-        "damsm",
-        step_fn,
-        checkpoint,
-        workdir,
-        train.damsm_steps,
-        train.checkpoint_every,
-        train.log_every,
-        max_checkpoints=train.max_checkpoints,
-        on_nan=train.on_nan,
+    loop = phase_loop(
+        "damsm", step_fn, checkpoint, context, train.damsm_steps,
         hooks=[(train.eval_every, evaluate), (train.image_every, attention_images)],
         learning_rates={"damsm": lambda: optimizer.learning_rate},
         log_fn=log_fn,
@@ -293,6 +285,25 @@ def write_summary(workdir, name, summary):
     with open(path + ".tmp", "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)
     os.replace(path + ".tmp", path)
+
+
+def phase_loop(name, step_fn, checkpoint, context, total_steps, hooks, learning_rates, log_fn):
+    """The `TrainingLoop` of a phase, with the run's checkpoint and logging cadence."""
+    train = context.config.train
+    return TrainingLoop(
+        name,
+        step_fn,
+        checkpoint,
+        context.workdir,
+        total_steps,
+        train.checkpoint_every,
+        train.log_every,
+        max_checkpoints=train.max_checkpoints,
+        on_nan=train.on_nan,
+        hooks=hooks,
+        learning_rates=learning_rates,
+        log_fn=log_fn,
+    )
 
 
 def damsm_checkpoint(damsm, **extra):
@@ -382,6 +393,7 @@ def attribute_evaluation_hook(context, gan, log_fn=log, num_images=EVAL_IMAGES):
     TensorBoard as `eval/<attribute>_accuracy`.
     """
     size = context.stage_sizes[-1]
+    num_images = min(num_images, context.validation_reader.num_examples)
     classifier, real_accuracy = evaluation.attribute_classifier(
         context.workdir, context.train_reader, context.validation_reader, size, log_fn=log_fn
     )
@@ -449,16 +461,8 @@ def train_gan(context, log_fn=log):
     if context.train_reader.has_attributes and context.validation_reader.has_attributes:
         hooks.append((train.eval_every, attribute_evaluation_hook(context, gan, log_fn)))
 
-    loop = TrainingLoop(
-        "gan",
-        step_fn,
-        checkpoint,
-        workdir,
-        train.gan_steps,
-        train.checkpoint_every,
-        train.log_every,
-        max_checkpoints=train.max_checkpoints,
-        on_nan=train.on_nan,
+    loop = phase_loop(
+        "gan", step_fn, checkpoint, context, train.gan_steps,
         hooks=hooks,
         learning_rates={
             "generator": lambda: gan.generator_optimizer.learning_rate,

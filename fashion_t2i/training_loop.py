@@ -101,6 +101,10 @@ class TrainingLoop:
         self.log_fn(f"[{self.name}] checkpoint {path}")
         return path
 
+    def _saved_step(self):
+        latest = self.manager.latest_checkpoint
+        return int(latest.rsplit("-", 1)[-1]) if latest else None
+
     def _on_signal(self, signum, frame):
         self._stop_signal = signum
 
@@ -143,10 +147,16 @@ class TrainingLoop:
             )
             if not finite:
                 if self.on_nan == "stop":
+                    latest = self.manager.latest_checkpoint
+                    where = (
+                        f"The last good checkpoint is {latest}."
+                        if latest
+                        else f"No checkpoint was saved yet in {self.manager.directory}."
+                    )
                     raise NonFiniteLossError(
                         f"[{self.name}] non-finite loss at step {self.step + 1}: {values}. "
-                        f"The last good checkpoint is {self.manager.latest_checkpoint}. "
-                        "Lower the learning rate, or pass --on_nan=skip to skip such batches."
+                        f"{where} Lower the learning rate, or pass --on_nan=skip to skip "
+                        "such batches."
                     )
                 self.skipped_steps += 1
                 self.log_fn(f"[{self.name}] skipped a non-finite step ({self.skipped_steps} so far)")
@@ -165,7 +175,8 @@ class TrainingLoop:
                     hook(step, self.writer)
             if step % self.checkpoint_every == 0 and step != self.total_steps:
                 self.save()
-        self.save()
+        if self._saved_step() != self.step:
+            self.save()
         stopped = self._stop_signal is not None
         if stopped:
             self.log_fn(f"[{self.name}] stopped by signal {self._stop_signal} at step {self.step}")

@@ -184,11 +184,11 @@ def test_evaluate_writes_metrics_with_real_ceilings(trained, tmp_path):
     import json
 
     out = str(tmp_path / "metrics.json")
-    run(["fashion_t2i.evaluate", f"--workdir={trained['workdir']}", "--num_images=100",
+    run(["fashion_t2i.evaluate", f"--workdir={trained['workdir']}", "--num_images=128",
          f"--out={out}"])
     with open(out) as f:
         metrics = json.load(f)
-    assert metrics["num_images"] == 100 and metrics["seeds"] == [0, 99]
+    assert metrics["num_images"] == 128 and metrics["seeds"] == [0, 127]
     assert metrics["config"]["preset"] == "smoke" and metrics["step"] >= 2
     for side in ("generated", "real"):
         assert 0.0 <= metrics[side]["r_precision"] <= 1.0

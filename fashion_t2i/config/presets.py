@@ -71,7 +71,7 @@ def _demo():
         # generator on realistic images.
         train=TrainConfig(
             damsm_steps=400,
-            gan_steps=800,
+            gan_steps=1200,
             similarity_weight=1.0,
             checkpoint_every=100,
             log_every=25,
