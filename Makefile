@@ -9,6 +9,7 @@ EXPORT_BASE ?= $(WORKDIR)/export
 MODEL_NAME ?= fashion_t2i
 TEXT ?= a navy blue ankle boot
 PYTEST_ARGS ?=
+TRAIN_FLAGS ?=
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
@@ -42,7 +43,7 @@ data: install
 # The main job: embedded data, DAMSM then GAN on the demo preset, export.
 # Re-running resumes from the latest checkpoints.
 train: data
-	$(PY) -m fashion_t2i.train --preset=$(PRESET) --workdir=$(WORKDIR)
+	$(PY) -m fashion_t2i.train --preset=$(PRESET) --workdir=$(WORKDIR) $(TRAIN_FLAGS)
 	$(PY) -m export --workdir=$(WORKDIR) --base_dir=$(EXPORT_BASE) --model_name=$(MODEL_NAME)
 
 export: install
