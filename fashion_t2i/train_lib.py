@@ -234,7 +234,7 @@ def train_damsm(context, log_fn=log):
         `(damsm, summary)` where summary holds the last losses and the final
         validation R-precision.
     """
-    config, workdir = context.config, context.workdir
+    config = context.config
     train = config.train
     damsm = build_damsm(config, context.tokenizer.vocabulary_size, context.tokenizer.tokens)
     optimizer = keras.optimizers.Adam(train.damsm_learning_rate)

@@ -7,3 +7,14 @@ from fashion_t2i.config.model_config import ModelConfig
 from fashion_t2i.config.presets import PRESETS, get_preset
 from fashion_t2i.config.text_config import TextConfig
 from fashion_t2i.config.train_config import TrainConfig
+
+__all__ = [
+    "Config",
+    "DataConfig",
+    "ExportConfig",
+    "ModelConfig",
+    "PRESETS",
+    "TextConfig",
+    "TrainConfig",
+    "get_preset",
+]

@@ -74,9 +74,6 @@ class DAMSM(keras.Model):
             "global_feature": global_feature,
         }
 
-    def compile(self, optimizer, **kwargs):
-        super().compile(optimizer=optimizer, **kwargs)
-
     def compute_losses(self, data, training):
         features = self(data, training=training)
         return losses.similarity_loss(
