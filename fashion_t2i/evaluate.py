@@ -44,6 +44,7 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
     from fashion_t2i import train_lib
     from fashion_t2i.config import Config
     from fashion_t2i.data.fashion_gen_reader import FashionGenReader
+    from fashion_t2i.data.input_pipeline import content_id
     from fashion_t2i.text_to_image import TextToImage
 
     unknown = set(metrics) - set(METRICS)
@@ -52,8 +53,7 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
     config = Config.load(workdir)
     model = TextToImage.from_workdir(workdir, max_batch=64)
     size = config.model.stage_sizes[-1]
-    reader_args = (config.data.encoding, config.data.on_bad_caption, config.data.block_size)
-    validation = FashionGenReader(data or config.data.validation_path, *reader_args)
+    validation = FashionGenReader.from_config(data or config.data.validation_path, config.data)
     examples = evaluation.read_examples(validation, num_images)
     captions = evaluation.decode_captions(examples)
     seeds = list(range(seed, seed + num_images))
@@ -72,7 +72,7 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
         "real": {},
     }
     if "attributes" in metrics:
-        train = FashionGenReader(config.data.train_path, *reader_args)
+        train = FashionGenReader.from_config(config.data.train_path, config.data)
         classifier, accuracy = evaluation.attribute_classifier(
             workdir, train, validation, size, log_fn=log_fn
         )
@@ -91,12 +91,7 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
         damsm = train_lib.restore_damsm(config, workdir, model.tokenizer)
         token_ids, _ = model.tokenizer(tf.constant(captions))
         _, sentences = damsm.text_encoder(token_ids, training=False)
-        keys = examples.get("content_id")
-        if keys is None:
-            if validation.has_attributes:
-                keys = np.stack([examples[k] for k in ("class_id", "colour_id", "pattern_id")], 1)
-            else:
-                keys = examples["product_id"]
+        keys = np.asarray(content_id(examples))
         for name, images in (("generated", fake), ("real", real)):
             features = np.concatenate(
                 [
@@ -119,10 +114,9 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
 def write_result(result, out, workdir):
     import tensorflow as tf
 
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out + ".tmp", "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-    os.replace(out + ".tmp", out)
+    from fashion_t2i import files
+
+    files.write_json(out, result)
     writer = tf.summary.create_file_writer(os.path.join(workdir, "logs", "eval"))
     with writer.as_default(step=result["step"]):
         for side in ("generated", "real"):

@@ -11,12 +11,19 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from fashion_t2i import files
+from fashion_t2i.data import fashion_mnist_builder
 from fashion_t2i.metrics import attribute_classifier as attribute_lib
 from fashion_t2i.metrics import frechet_distance
 from fashion_t2i.metrics import inception_score
 from fashion_t2i.training_loop import log
 
-ATTRIBUTE_HEADS = {"class": ("class_id", 10), "colour": ("colour_id", 13), "pattern": ("pattern_id", 4)}
+# attribute -> (dataset of its ids, number of values)
+ATTRIBUTE_HEADS = {
+    "class": ("class_id", len(fashion_mnist_builder.CLASS_NAMES)),
+    "colour": ("colour_id", len(fashion_mnist_builder.COLOUR_NAMES)),
+    "pattern": ("pattern_id", len(fashion_mnist_builder.PATTERN_NAMES)),
+}
 CLASSIFIER_FILENAME = "attribute_classifier.keras"
 CLASSIFIER_INFO_FILENAME = "attribute_classifier.json"
 
@@ -93,8 +100,10 @@ def attribute_classifier(workdir, train_reader, validation_reader, size, num_tra
     accuracy = {k: float(v) for k, v in accuracy.items()}
     os.makedirs(directory, exist_ok=True)
     model.save(path)
-    with open(info_path, "w") as f:
-        json.dump({"size": size, "accuracy": accuracy, "num_train": len(train["image"])}, f)
+    # Written after the model and atomically: its presence vouches for the cache.
+    files.write_json(
+        info_path, {"size": size, "accuracy": accuracy, "num_train": len(train["image"])}
+    )
     log_fn(f"eval: attribute classifier ready in {time.time() - start:.0f} s, "
            f"real validation accuracy {accuracy}")
     return model, accuracy

@@ -8,9 +8,8 @@ from fashion_t2i import checkpointing
 from fashion_t2i.config import Config
 from fashion_t2i.models.generator import Generator
 from fashion_t2i.models.text_encoder import TextEncoder
+from fashion_t2i.text import vocabulary as vocabulary_lib
 from fashion_t2i.text.tokenizer import Tokenizer
-
-VOCABULARY_FILENAME = "vocabulary.txt"
 
 
 class TextToImage(tf.Module):
@@ -140,7 +139,7 @@ class TextToImage(tf.Module):
                 checkpoint.
         """
         config = Config.load(workdir)
-        vocabulary = os.path.join(workdir, VOCABULARY_FILENAME)
+        vocabulary = os.path.join(workdir, vocabulary_lib.FILENAME)
         max_text_bytes = max_text_bytes or config.export.max_text_bytes
         tokenizer = Tokenizer(vocabulary, config.text.max_words, max_bytes=max_text_bytes)
         text_encoder = TextEncoder(

@@ -1,7 +1,6 @@
 """Training logic of both phases; `train.py` is the thin flags layer over it."""
 
 import dataclasses
-import json
 import os
 
 import keras
@@ -10,6 +9,7 @@ import tensorflow as tf
 
 from fashion_t2i import checkpointing
 from fashion_t2i import evaluation
+from fashion_t2i import files
 from fashion_t2i import losses
 from fashion_t2i import visualization
 from fashion_t2i.config import Config
@@ -25,7 +25,6 @@ from fashion_t2i.text.tokenizer import Tokenizer
 from fashion_t2i.training_loop import TrainingLoop
 from fashion_t2i.training_loop import log
 
-VOCABULARY_FILENAME = "vocabulary.txt"
 # Config sections that change what the checkpoints hold: resuming with
 # other values would restore into different networks.
 ARCHITECTURE_SECTIONS = ("text", "model")
@@ -91,7 +90,7 @@ def check_workdir(config, workdir):
 
 def prepare_vocabulary(workdir, reader, text_config):
     """Builds `workdir/vocabulary.txt` from the training captions once; returns its path."""
-    path = os.path.join(workdir, VOCABULARY_FILENAME)
+    path = os.path.join(workdir, vocabulary_lib.FILENAME)
     if not os.path.exists(path):
         tokens = vocabulary_lib.build_vocabulary(
             reader.captions(), text_config.min_count, text_config.max_vocab
@@ -109,12 +108,8 @@ class RunContext:
         self.config = config
         self.workdir = workdir
         data = config.data
-        self.train_reader = FashionGenReader(
-            data.train_path, data.encoding, data.on_bad_caption, data.block_size
-        )
-        self.validation_reader = FashionGenReader(
-            data.validation_path, data.encoding, data.on_bad_caption, data.block_size
-        )
+        self.train_reader = FashionGenReader.from_config(data.train_path, data)
+        self.validation_reader = FashionGenReader.from_config(data.validation_path, data)
         for name, reader in (("train", self.train_reader), ("validation", self.validation_reader)):
             if reader.skipped:
                 log(f"data: skipped {reader.skipped} {name} examples with unusable captions")
@@ -281,10 +276,7 @@ def train_damsm(context, log_fn=log):
 
 
 def write_summary(workdir, name, summary):
-    path = os.path.join(workdir, f"{name}_summary.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(summary, f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
+    files.write_json(os.path.join(workdir, f"{name}_summary.json"), summary)
 
 
 def phase_loop(name, step_fn, checkpoint, context, total_steps, hooks, learning_rates, log_fn):

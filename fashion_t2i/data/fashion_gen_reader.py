@@ -45,6 +45,11 @@ class FashionGenReader:
         if not len(self.valid_rows):
             raise schema.SchemaError(f"{path}: no example has a usable caption.")
 
+    @classmethod
+    def from_config(cls, path, data_config):
+        """A reader of `path` with the encoding, caption policy and block size of a `DataConfig`."""
+        return cls(path, data_config.encoding, data_config.on_bad_caption, data_config.block_size)
+
     def _open(self):
         return _CheckedFile(self.path)
 

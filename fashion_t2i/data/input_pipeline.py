@@ -7,6 +7,21 @@ import tensorflow as tf
 CROP_MARGIN = 76.0 / 64.0
 
 
+def content_id(example):
+    """Ids equal exactly for examples that show the same thing.
+
+    The product id, or with attribute ids the (class, colour, pattern)
+    combination, packed in 20 bits each so combinations never collide.
+    Works on a dict of tensors or of numpy arrays.
+    """
+    if "class_id" not in example:
+        return example["product_id"]
+    class_id, colour_id, pattern_id = (
+        tf.cast(example[key], tf.int64) for key in ("class_id", "colour_id", "pattern_id")
+    )
+    return class_id * 2**40 + colour_id * 2**20 + pattern_id
+
+
 class InputPipeline:
     """Turns a `FashionGenReader` into batches of dicts.
 
@@ -63,14 +78,7 @@ class InputPipeline:
     def _example(self, index, example):
         out = {key: value for key, value in example.items() if key != "image"}
         out["images"] = self._images(index, example["image"])
-        if "class_id" in example:
-            # 20 bits per attribute: distinct combinations never share an id.
-            class_id, colour_id, pattern_id = (
-                tf.cast(example[key], tf.int64) for key in ("class_id", "colour_id", "pattern_id")
-            )
-            out["content_id"] = class_id * 2**40 + colour_id * 2**20 + pattern_id
-        else:
-            out["content_id"] = example["product_id"]
+        out["content_id"] = content_id(example)
         return out
 
     def _tokenize(self, batch):

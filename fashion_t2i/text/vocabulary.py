@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from fashion_t2i.text import normalization
 
+FILENAME = "vocabulary.txt"
 PAD_TOKEN = "[PAD]"
 OOV_TOKEN = "[UNK]"
 PAD_ID = 0
