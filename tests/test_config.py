@@ -46,7 +46,7 @@ def test_json_round_trip_equals(name):
 
 def test_to_json_is_sorted_and_complete():
     values = json.loads(Config().to_json())
-    assert set(values) == {"preset", "data", "text", "model", "train", "export"}
+    assert set(values) == {"preset", "data", "text", "model", "train", "export", "runtime"}
     assert values["train"]["gan_steps"] == TrainConfig().gan_steps
     assert values["model"]["stage1_size"] == ModelConfig().stage1_size
 
@@ -141,6 +141,8 @@ def test_unknown_field_names_the_section_and_field():
         ("data", "encoding", "utf8", "latin-1"),
         ("train", "phase", "finetune", "damsm"),
         ("train", "on_nan", "ignore", "stop"),
+        ("runtime", "strategy", "horovod", "multi_worker"),
+        ("runtime", "mixed_precision", "fp8", "bfloat16"),
     ],
 )
 def test_bad_enum_values_raise_with_choices(section, field, value, known):
@@ -185,3 +187,15 @@ def test_stage_sizes():
     assert ModelConfig(stage1_size=16, num_refinement_stages=0).stage_sizes == (16,)
     assert get_preset("smoke").model.stage_sizes == (16, 32)
     assert get_preset("fashiongen").model.stage_sizes == (64, 128, 256)
+
+
+def test_negative_cpu_device_count_raises():
+    with pytest.raises(ValueError, match="num_cpu_devices"):
+        Config().replace(runtime={"num_cpu_devices": -1})
+
+
+def test_runtime_is_not_an_architecture_section():
+    # A run may resume on other devices or precision: resume must not refuse it.
+    from fashion_t2i.train_lib import ARCHITECTURE_SECTIONS
+
+    assert "runtime" not in ARCHITECTURE_SECTIONS

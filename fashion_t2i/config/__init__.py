@@ -5,6 +5,7 @@ from fashion_t2i.config.data_config import DataConfig
 from fashion_t2i.config.export_config import ExportConfig
 from fashion_t2i.config.model_config import ModelConfig
 from fashion_t2i.config.presets import PRESETS, get_preset
+from fashion_t2i.config.runtime_config import RuntimeConfig
 from fashion_t2i.config.text_config import TextConfig
 from fashion_t2i.config.train_config import TrainConfig
 
@@ -14,6 +15,7 @@ __all__ = [
     "ExportConfig",
     "ModelConfig",
     "PRESETS",
+    "RuntimeConfig",
     "TextConfig",
     "TrainConfig",
     "get_preset",

@@ -7,6 +7,7 @@ import os
 from fashion_t2i.config.data_config import DataConfig
 from fashion_t2i.config.export_config import ExportConfig
 from fashion_t2i.config.model_config import ModelConfig
+from fashion_t2i.config.runtime_config import RuntimeConfig
 from fashion_t2i.config.text_config import TextConfig
 from fashion_t2i.config.train_config import TrainConfig
 
@@ -18,6 +19,7 @@ _SECTIONS = {
     "model": ModelConfig,
     "train": TrainConfig,
     "export": ExportConfig,
+    "runtime": RuntimeConfig,
 }
 
 
@@ -31,6 +33,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+    runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
 
     def replace(self, **sections):
         """Returns a copy with fields replaced, e.g. `replace(train={"gan_steps": 5})`.
