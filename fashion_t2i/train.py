@@ -13,6 +13,7 @@ from absl import flags
 from fashion_t2i.config import PRESETS, get_preset
 from fashion_t2i.config.data_config import BAD_CAPTION_POLICIES, ENCODINGS
 from fashion_t2i.config.model_config import REGION_LAYERS, SIMILARITY_MODES
+from fashion_t2i.config.runtime_config import MIXED_PRECISION, STRATEGIES
 from fashion_t2i.config.train_config import NAN_POLICIES, PHASES
 
 FLAGS = flags.FLAGS
@@ -49,6 +50,20 @@ flags.DEFINE_string(
 flags.DEFINE_enum("region_layer", None, REGION_LAYERS, "InceptionV3 region tap (mixed7 = Mixed_6e).")
 flags.DEFINE_enum("similarity", None, SIMILARITY_MODES, "Attention directions of L_similarity.")
 flags.DEFINE_string("word_vectors", None, "Pretrained word vectors file for the embedding.")
+flags.DEFINE_enum(
+    "strategy", None, STRATEGIES,
+    "tf.distribute strategy: default (one device), mirrored (local GPUs or CPU devices), "
+    "multi_worker (cluster from TF_CONFIG) or tpu.",
+)
+flags.DEFINE_string("tpu", None, "TPU name or grpc:// address for --strategy=tpu.")
+flags.DEFINE_enum(
+    "mixed_precision", None, MIXED_PRECISION,
+    "Compute precision: off (float32), bfloat16, or float16 with loss scaling.",
+)
+flags.DEFINE_bool("jit_compile", None, "Compile the training steps with XLA.")
+flags.DEFINE_integer(
+    "num_cpu_devices", None, "Split the CPU into this many logical devices (for mirrored)."
+)
 
 # flag name -> (config section, field)
 _OVERRIDES = {
@@ -77,6 +92,11 @@ _OVERRIDES = {
     "region_layer": ("model", "region_layer"),
     "similarity": ("model", "similarity"),
     "word_vectors": ("model", "word_vectors_path"),
+    "strategy": ("runtime", "strategy"),
+    "tpu": ("runtime", "tpu"),
+    "mixed_precision": ("runtime", "mixed_precision"),
+    "jit_compile": ("runtime", "jit_compile"),
+    "num_cpu_devices": ("runtime", "num_cpu_devices"),
 }
 
 

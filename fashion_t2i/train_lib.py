@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from fashion_t2i import checkpointing
+from fashion_t2i import distribute
 from fashion_t2i import evaluation
 from fashion_t2i import files
 from fashion_t2i import losses
@@ -102,11 +103,12 @@ def prepare_vocabulary(workdir, reader, text_config):
 class RunContext:
     """Readers, tokenizer and pipelines of one run (built once, shared by the phases)."""
 
-    def __init__(self, config, workdir):
+    def __init__(self, config, workdir, strategy=None):
         config = resolve_data(config)
         check_workdir(config, workdir)
         self.config = config
         self.workdir = workdir
+        self.strategy = strategy or tf.distribute.get_strategy()
         data = config.data
         self.train_reader = FashionGenReader.from_config(data.train_path, data)
         self.validation_reader = FashionGenReader.from_config(data.validation_path, data)
@@ -118,7 +120,7 @@ class RunContext:
         self.stage_sizes = config.model.stage_sizes
 
     def train_batches(self, seed_offset=0):
-        """An endless iterator of training batches.
+        """An endless iterator of global training batches, split over the replicas.
 
         tf.data cannot checkpoint a generator's position, so a resumed run
         passes its start step as `seed_offset`: it draws a fresh shuffle
@@ -126,7 +128,7 @@ class RunContext:
         """
         data = dataclasses.replace(self.config.data, seed=self.config.data.seed + seed_offset)
         pipeline = InputPipeline(self.train_reader, self.tokenizer, self.stage_sizes, data)
-        return iter(pipeline.dataset())
+        return distribute.distribute_batches(self.strategy, pipeline.dataset())
 
     def validation_dataset(self, batch_size=None):
         pipeline = InputPipeline(
@@ -139,8 +141,20 @@ class RunContext:
         return next(iter(self.validation_dataset(batch_size=size)))
 
 
+def make_optimizer(config, learning_rate, **adam_args):
+    """Adam, wrapped in a dynamic `LossScaleOptimizer` under float16 precision."""
+    optimizer = keras.optimizers.Adam(learning_rate, **adam_args)
+    if config.runtime.mixed_precision == "float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
 def build_damsm(config, vocabulary_size, tokens=None):
-    """The DAMSM of `config`, built, with pretrained word vectors if configured."""
+    """The DAMSM of `config`, built, with pretrained word vectors if configured.
+
+    Call it inside the strategy's scope; with several replicas its batch
+    normalisation uses global batch statistics.
+    """
     initializer = "uniform"
     if config.model.word_vectors_path:
         matrix = word_vectors.load_word_vectors(
@@ -155,6 +169,7 @@ def build_damsm(config, vocabulary_size, tokens=None):
             "token_ids": tf.ones([1, config.text.max_words], tf.int32),
         }
     )
+    distribute.synchronize_batch_norm(damsm)
     return damsm
 
 
@@ -231,17 +246,16 @@ def train_damsm(context, log_fn=log):
     """
     config = context.config
     train = config.train
-    damsm = build_damsm(config, context.tokenizer.vocabulary_size, context.tokenizer.tokens)
-    optimizer = keras.optimizers.Adam(train.damsm_learning_rate)
-    damsm.compile(optimizer=optimizer)
-    optimizer.build(damsm.trainable_variables)
-    checkpoint = damsm_checkpoint(
-        damsm, optimizer=optimizer, step=tf.Variable(0, dtype=tf.int64)
-    )
-
-    @tf.function
-    def step_fn(batch):
-        return damsm.train_step(batch)
+    with context.strategy.scope():
+        damsm = build_damsm(
+            config, context.tokenizer.vocabulary_size, context.tokenizer.tokens
+        )
+        optimizer = make_optimizer(config, train.damsm_learning_rate)
+        damsm.compile(optimizer=optimizer)
+        optimizer.build(damsm.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64)
+    checkpoint = damsm_checkpoint(damsm, optimizer=optimizer, step=step)
+    step_fn = distribute.step_function(context.strategy, damsm, config.runtime.jit_compile)
 
     fixed = context.fixed_validation_batch(ATTENTION_PAIRS)
     fixed_tokens = context.tokenizer.detokenize(fixed["token_ids"]).numpy()
@@ -341,20 +355,22 @@ def gan_checkpoint(gan, step):
 
 
 def build_gan(config, damsm):
-    """The compiled, fully built GAN of `config` around a trained DAMSM."""
+    """The compiled, fully built GAN of `config` around a trained DAMSM.
+
+    Call it inside the strategy's scope (see `build_damsm`).
+    """
     train = config.train
     gan = AttnGAN.from_config_and_damsm(config, damsm)
-
-    def adam(rate):
-        return keras.optimizers.Adam(rate, beta_1=train.beta_1, beta_2=train.beta_2)
-
+    betas = {"beta_1": train.beta_1, "beta_2": train.beta_2}
     gan.compile(
-        generator_optimizer=adam(train.generator_learning_rate),
+        generator_optimizer=make_optimizer(config, train.generator_learning_rate, **betas),
         discriminator_optimizers=[
-            adam(train.discriminator_learning_rate) for _ in gan.discriminators
+            make_optimizer(config, train.discriminator_learning_rate, **betas)
+            for _ in gan.discriminators
         ],
     )
     gan.build_all(config.data.batch_size, config.text.max_words)
+    distribute.synchronize_batch_norm(gan)
     return gan
 
 
@@ -421,14 +437,12 @@ def train_gan(context, log_fn=log):
     """Phase 2: trains the generator and discriminators with the encoders frozen."""
     config, workdir = context.config, context.workdir
     train = config.train
-    damsm = restore_damsm(config, workdir, context.tokenizer)
-    gan = build_gan(config, damsm)
-    step = tf.Variable(0, dtype=tf.int64)
+    with context.strategy.scope():
+        damsm = restore_damsm(config, workdir, context.tokenizer)
+        gan = build_gan(config, damsm)
+        step = tf.Variable(0, dtype=tf.int64)
     checkpoint = gan_checkpoint(gan, step)
-
-    @tf.function
-    def step_fn(batch):
-        return gan.train_step(batch)
+    step_fn = distribute.step_function(context.strategy, gan, config.runtime.jit_compile)
 
     fixed = context.fixed_validation_batch(SAMPLE_CAPTIONS)
     fixed_tokens = context.tokenizer.detokenize(fixed["token_ids"]).numpy()
@@ -469,12 +483,16 @@ def train_gan(context, log_fn=log):
 
 def train(config, workdir, log_fn=log):
     """Runs the configured phase(s) in `workdir`; returns the summaries by phase."""
-    context = RunContext(config, workdir)
+    distribute.configure(config.runtime)
+    strategy = distribute.make_strategy(config.runtime)
+    context = RunContext(config, workdir, strategy)
     log_fn(
         f"train: preset {config.preset}, phase {config.train.phase}, workdir {workdir}, "
         f"{context.train_reader.num_examples} training / "
         f"{context.validation_reader.num_examples} validation examples, "
-        f"vocabulary {context.tokenizer.vocabulary_size}"
+        f"vocabulary {context.tokenizer.vocabulary_size}, "
+        f"{strategy.num_replicas_in_sync} replica(s) ({config.runtime.strategy}), "
+        f"precision {config.runtime.mixed_precision}, XLA {config.runtime.jit_compile}"
     )
     summaries = {}
     if config.train.phase in ("damsm", "all"):

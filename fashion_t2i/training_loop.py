@@ -192,7 +192,8 @@ class TrainingLoop:
             for k, v in summary.items():
                 tf.summary.scalar(f"loss/{k}", v)
             for k, fn in self.learning_rates.items():
-                tf.summary.scalar(f"learning_rate/{k}", float(fn()))
+                # convert_to_tensor also reads a distributed (mirrored) variable.
+                tf.summary.scalar(f"learning_rate/{k}", float(tf.convert_to_tensor(fn())))
             tf.summary.scalar("steps_per_second", rate)
             if self.skipped_steps:
                 tf.summary.scalar("skipped_steps", self.skipped_steps)

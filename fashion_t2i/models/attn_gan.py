@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from fashion_t2i import distribute
 from fashion_t2i import losses
 from fashion_t2i.models import finite
 from fashion_t2i.models.discriminator import Discriminator
@@ -132,19 +133,29 @@ class AttnGAN(keras.Model):
             ema.assign(decay * ema + (1.0 - decay) * weight)
 
     def encode_text(self, token_ids):
+        """Frozen e and e_bar, float32 whatever the compute precision."""
         word_features, sentence_feature = self.text_encoder(token_ids, training=False)
-        return tf.stop_gradient(word_features), tf.stop_gradient(sentence_feature)
+        return (
+            tf.stop_gradient(tf.cast(word_features, tf.float32)),
+            tf.stop_gradient(tf.cast(sentence_feature, tf.float32)),
+        )
+
+    def _normal(self, batch, dim):
+        # Drawn for the global batch and sliced, so that a replica's noise is
+        # the noise its examples would get on one device.
+        values = keras.random.normal(
+            (distribute.global_batch_size(batch), dim), seed=self.seed_generator
+        )
+        return distribute.replica_slice(values, batch)
 
     def generator_inputs(self, token_ids, noise=None, condition_noise=None):
         """Generator inputs for a batch of token ids; noise drawn when not given."""
         word_features, sentence_feature = self.encode_text(token_ids)
         batch = tf.shape(token_ids)[0]
         if noise is None:
-            noise = keras.random.normal((batch, self.generator.z_dim), seed=self.seed_generator)
+            noise = self._normal(batch, self.generator.z_dim)
         if condition_noise is None:
-            condition_noise = keras.random.normal(
-                (batch, self.generator.condition_dim), seed=self.seed_generator
-            )
+            condition_noise = self._normal(batch, self.generator.condition_dim)
         return {
             "sentence_feature": sentence_feature,
             "word_features": word_features,
@@ -163,11 +174,14 @@ class AttnGAN(keras.Model):
         A batch with non-finite images is skipped before any forward pass; a
         non-finite loss skips that network's update (and the EMA with G's).
         """
-        return finite.skip_or_run(
+        return distribute.skip_or_run(
             finite.all_finite(data["images"]), lambda: self._train_step(data), self.loss_names
         )
 
     def _train_step(self, data):
+        # Under a distribution strategy this runs on every replica with its
+        # share of the batch; see `fashion_t2i.distribute` for how the
+        # losses and the logged values match one device's.
         real_images = data["images"]
         match_ids = data.get("content_id", data.get("product_id"))
         # Encode text with the frozen DAMSM text encoder: e, e_bar (and the wrong caption's).
@@ -183,6 +197,7 @@ class AttnGAN(keras.Model):
         terms = {}
         discriminators_finite = tf.constant(True)
         for k, discriminator in enumerate(self.discriminators):
+            optimizer = self.discriminator_optimizers[k]
             with tf.GradientTape() as tape:
                 real, real_cond, wrong_cond = discriminator(
                     real_images[k], sentence,
@@ -192,14 +207,14 @@ class AttnGAN(keras.Model):
                     tf.stop_gradient(fakes[k]), sentence, training=True
                 )
                 d_loss = losses.discriminator_loss(real, real_cond, fake, fake_cond, wrong_cond)
-            gradients = tape.gradient(d_loss, discriminator.trainable_variables)
-            d_finite = tf.math.is_finite(d_loss)
-            finite.apply_if_finite(
-                self.discriminator_optimizers[k], gradients, discriminator.trainable_variables,
-                d_finite,
+                scaled = optimizer.scale_loss(distribute.for_gradient(d_loss))
+            gradients = tape.gradient(scaled, discriminator.trainable_variables)
+            d_finite = distribute.all_replicas(tf.math.is_finite(d_loss))
+            distribute.apply_gradients_if(
+                optimizer, gradients, discriminator.trainable_variables, d_finite
             )
             discriminators_finite = discriminators_finite & d_finite
-            terms[f"discriminator_loss_{k + 1}"] = d_loss
+            terms[f"discriminator_loss_{k + 1}"] = distribute.mean_over_replicas(d_loss)
 
         # G step: fool every D_k, match the caption (L_similarity), stay near N(0, I) (KL).
         with generator_tape:
@@ -207,27 +222,37 @@ class AttnGAN(keras.Model):
             for k, discriminator in enumerate(self.discriminators):
                 fake, fake_cond, _ = discriminator(fakes[k], sentence, training=True)
                 adversarial.append(losses.generator_adversarial_loss(fake, fake_cond))
-                terms[f"generator_adversarial_loss_{k + 1}"] = adversarial[-1]
             region_features, global_feature = self.image_encoder(fakes[-1], training=False)
+            # Every caption against every image of the global batch.
+            gather = distribute.all_gather
             similarity = losses.similarity_loss(
-                inputs["word_features"], sentence, inputs["word_mask"],
-                region_features, global_feature,
+                gather(inputs["word_features"]), gather(sentence), gather(inputs["word_mask"]),
+                gather(tf.cast(region_features, tf.float32)),
+                gather(tf.cast(global_feature, tf.float32)),
                 gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
-                mode=self.similarity, match_ids=match_ids,
+                mode=self.similarity, match_ids=None if match_ids is None else gather(match_ids),
             )["similarity_loss"]
-            kl = losses.kl_loss(outputs["mu"], outputs["log_variance"])
+            kl = losses.kl_loss(
+                tf.cast(outputs["mu"], tf.float32), tf.cast(outputs["log_variance"], tf.float32)
+            )
             g_loss = tf.add_n(adversarial) + self.similarity_weight * similarity + (
                 self.kl_weight * kl
             )
+            scaled = self.generator_optimizer.scale_loss(distribute.for_gradient(g_loss))
         variables = self.generator.trainable_variables
-        gradients = generator_tape.gradient(g_loss, variables)
-        all_finite = discriminators_finite & tf.math.is_finite(g_loss)
+        gradients = generator_tape.gradient(scaled, variables)
+        all_finite = discriminators_finite & distribute.all_replicas(tf.math.is_finite(g_loss))
         # The EMA of the generator weights (the exported generator) follows G's updates.
-        finite.apply_if_finite(
+        distribute.apply_gradients_if(
             self.generator_optimizer, gradients, variables, all_finite, after=self.update_ema
         )
 
-        terms.update({"generator_loss": g_loss, "similarity_loss": similarity, "kl_loss": kl})
+        mean = distribute.mean_over_replicas
+        for k, value in enumerate(adversarial):
+            terms[f"generator_adversarial_loss_{k + 1}"] = mean(value)
+        terms.update(
+            {"generator_loss": mean(g_loss), "similarity_loss": similarity, "kl_loss": mean(kl)}
+        )
         finite.track(self.trackers, terms, all_finite)
         results = {name: terms[name] for name in self.loss_names}
         results["finite"] = all_finite

@@ -65,6 +65,12 @@ class ResidualBlock(keras.layers.Layer):
         return config
 
 
-def rgb_head(name, dtype=None):
-    """conv3x3 -> 3 channels -> tanh: an image in [-1, 1]."""
-    return keras.layers.Conv2D(3, 3, padding="same", activation="tanh", dtype=dtype, name=name)
+def rgb_head(name):
+    """conv3x3 -> 3 channels -> tanh: an image in [-1, 1].
+
+    Always float32, also under a mixed-precision policy: the images feed the
+    discriminators, the losses and the exported uint8 output.
+    """
+    return keras.layers.Conv2D(
+        3, 3, padding="same", activation="tanh", dtype="float32", name=name
+    )

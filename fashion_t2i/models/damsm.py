@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from fashion_t2i import distribute
 from fashion_t2i import losses
 from fashion_t2i.models import finite
 from fashion_t2i.models.image_encoder import ImageEncoder
@@ -75,18 +76,30 @@ class DAMSM(keras.Model):
         }
 
     def compute_losses(self, data, training):
+        """The similarity loss terms of the batch (float32).
+
+        Under a distribution strategy every caption is scored against every
+        image of the global batch: the features of all replicas are
+        gathered, and each replica computes the global loss.
+        """
         features = self(data, training=training)
+        gather = distribute.all_gather
+
+        def gathered(name):
+            return gather(tf.cast(features[name], tf.float32))
+
+        match_ids = data.get("content_id", data.get("product_id"))
         return losses.similarity_loss(
-            features["word_features"],
-            features["sentence_feature"],
-            tf.not_equal(data["token_ids"], 0),
-            features["region_features"],
-            features["global_feature"],
+            gathered("word_features"),
+            gathered("sentence_feature"),
+            gather(tf.not_equal(data["token_ids"], 0)),
+            gathered("region_features"),
+            gathered("global_feature"),
             gamma1=self.gamma1,
             gamma2=self.gamma2,
             gamma3=self.gamma3,
             mode=self.similarity,
-            match_ids=data.get("content_id", data.get("product_id")),
+            match_ids=None if match_ids is None else gather(match_ids),
         )
 
     def train_step(self, data):
@@ -97,7 +110,7 @@ class DAMSM(keras.Model):
         """
         images = data["images"]
         images = images if isinstance(images, (tuple, list)) else [images]
-        return finite.skip_or_run(
+        return distribute.skip_or_run(
             finite.all_finite(images), lambda: self._train_step(data), self.loss_names
         )
 
@@ -105,11 +118,13 @@ class DAMSM(keras.Model):
         # Encode both modalities and score every caption against every image.
         with tf.GradientTape() as tape:
             terms = self.compute_losses(data, training=True)
+            # Every replica holds the global loss: each contributes 1/R of its gradient.
+            scaled = self.optimizer.scale_loss(distribute.for_gradient(terms["similarity_loss"]))
         # One optimizer for both encoders: they are trained jointly.
         variables = self.trainable_variables
-        gradients = tape.gradient(terms["similarity_loss"], variables)
-        is_finite = tf.math.is_finite(terms["similarity_loss"])
-        finite.apply_if_finite(self.optimizer, gradients, variables, is_finite)
+        gradients = tape.gradient(scaled, variables)
+        is_finite = distribute.all_replicas(tf.math.is_finite(terms["similarity_loss"]))
+        distribute.apply_gradients_if(self.optimizer, gradients, variables, is_finite)
         finite.track(self.trackers, terms, is_finite)
         results = {name: terms[name] for name in self.loss_names}
         results["finite"] = is_finite

@@ -59,9 +59,10 @@ class Discriminator(keras.Model):
             self.feature_channels, 3, padding="same", use_bias=False, dtype=dtype, name="joint_conv"
         )
         self.joint_norm = keras.layers.BatchNormalization(dtype=dtype, name="joint_norm")
-        self.logit = keras.layers.Conv2D(1, 4, padding="valid", dtype=dtype, name="logit")
+        # The logits are float32 also under mixed precision (the losses are).
+        self.logit = keras.layers.Conv2D(1, 4, padding="valid", dtype="float32", name="logit")
         self.conditional_logit = keras.layers.Conv2D(
-            1, 4, padding="valid", dtype=dtype, name="conditional_logit"
+            1, 4, padding="valid", dtype="float32", name="conditional_logit"
         )
 
     def build(self, images_shape, sentence_feature_shape=None, wrong_sentence_feature_shape=None):

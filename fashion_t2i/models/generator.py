@@ -86,7 +86,7 @@ class Generator(keras.Model):
             )
             self.refine_ups.append(blocks.upsample_block(gf_dim, f"stage{stage}_up", dtype))
         self.heads = [
-            blocks.rgb_head(f"stage{k + 1}_rgb", dtype) for k in range(num_refinement_stages + 1)
+            blocks.rgb_head(f"stage{k + 1}_rgb") for k in range(num_refinement_stages + 1)
         ]
 
     def call(self, inputs, training=False):
