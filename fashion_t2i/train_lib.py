@@ -485,6 +485,12 @@ def train(config, workdir, log_fn=log):
     """Runs the configured phase(s) in `workdir`; returns the summaries by phase."""
     distribute.configure(config.runtime)
     strategy = distribute.make_strategy(config.runtime)
+    replicas = strategy.num_replicas_in_sync
+    if config.data.batch_size % replicas:
+        raise ValueError(
+            f"batch_size {config.data.batch_size} is the global batch: it must be divisible "
+            f"by the number of replicas ({replicas})."
+        )
     context = RunContext(config, workdir, strategy)
     log_fn(
         f"train: preset {config.preset}, phase {config.train.phase}, workdir {workdir}, "
