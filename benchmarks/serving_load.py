@@ -41,6 +41,13 @@ CAPTIONS = (
 )
 # Share of the requests after which the baseline RSS is read (warm-up done).
 WARM_UP_FRACTION = 0.1
+# Latency percentiles every serving benchmark prints.
+PERCENTILES = (50, 95, 99)
+
+
+def percentile_ms(latencies, percentile):
+    """The `percentile` of `latencies` (seconds), in milliseconds."""
+    return float(np.percentile(latencies, percentile) * 1000.0)
 
 
 def rss_bytes(pid):
@@ -146,11 +153,12 @@ class LoadResult:
     """What `run_load` measured.
 
     Attributes:
-        texts, seeds: the request of each index (thread t sends indices
-            t * requests ... (t + 1) * requests - 1).
-        pngs: the PNG answered for each index (None where the call failed).
-        latencies: seconds per request, by index.
-        errors: `(index, "CODE: details")` of every failed call.
+        texts, seeds: the text and seed of each image, request by request
+            (thread t sends requests t * requests ... (t + 1) * requests - 1;
+            request r holds images r * batch_size ... (r + 1) * batch_size - 1).
+        pngs: the PNG answered for each image (None where the call failed).
+        latencies: seconds per request, by request index.
+        errors: `(request index, "CODE: details")` of every failed call.
         seconds: wall time of the whole load.
         rss_idle, rss_warm, rss_end: server RSS in bytes before the first
             request, once `WARM_UP_FRACTION` of the requests had finished,
@@ -169,21 +177,22 @@ class LoadResult:
 
     @property
     def requests(self):
-        return len(self.seeds)
+        return len(self.latencies)
 
     @property
     def requests_per_second(self):
         return self.requests / self.seconds
 
     def latency_ms(self, percentile):
-        return float(np.percentile(self.latencies, percentile) * 1000.0)
+        return percentile_ms(self.latencies, percentile)
 
 
-def run_load(target, server_pid, threads=8, requests=200, model_name="fashion_t2i", timeout=30.0):
-    """Sends `threads` x `requests` seeded `generate` calls of batch 1 concurrently.
+def run_load(target, server_pid, threads=8, requests=200, model_name="fashion_t2i", timeout=30.0,
+             batch_size=1):
+    """Sends `threads` x `requests` seeded `generate` calls of `batch_size` texts concurrently.
 
     Each thread has its own `FashionT2IClient` (its own channel) and sends
-    its requests one after another; seeds are distinct across all requests.
+    its requests one after another; seeds are distinct across all images.
 
     Returns:
         A `LoadResult`.
@@ -193,9 +202,9 @@ def run_load(target, server_pid, threads=8, requests=200, model_name="fashion_t2
     from serving.client import FashionT2IClient
 
     total = threads * requests
-    texts = [CAPTIONS[i % len(CAPTIONS)] for i in range(total)]
-    seeds = list(range(total))
-    pngs = [None] * total
+    texts = [CAPTIONS[i % len(CAPTIONS)] for i in range(total * batch_size)]
+    seeds = list(range(total * batch_size))
+    pngs = [None] * (total * batch_size)
     latencies = np.zeros(total)
     errors = []
     lock = threading.Lock()
@@ -208,9 +217,13 @@ def run_load(target, server_pid, threads=8, requests=200, model_name="fashion_t2
         with FashionT2IClient(target, model_name, timeout=timeout) as client:
             start_together.wait()
             for index in range(thread_index * requests, (thread_index + 1) * requests):
+                images = slice(index * batch_size, (index + 1) * batch_size)
                 started = time.perf_counter()
                 try:
-                    (pngs[index],) = client.generate([texts[index]], seeds=[seeds[index]])
+                    answer = client.generate(texts[images], seeds=seeds[images])
+                    if len(answer) != batch_size:
+                        raise ValueError(f"{len(answer)} PNGs for {batch_size} texts")
+                    pngs[images] = answer
                 except grpc.RpcError as error:
                     with lock:
                         errors.append((index, f"{error.code().name}: {error.details()}"))
@@ -269,7 +282,7 @@ def report(result, undecodable):
         f"requests {result.requests}  errors {len(result.errors)}  undecodable PNGs {undecodable}",
         f"throughput {result.requests_per_second:.1f} requests/s ({result.seconds:.2f} s)",
         "latency ms  " + "  ".join(
-            f"p{p} {result.latency_ms(p):.1f}" for p in (50, 95, 99)
+            f"p{p} {result.latency_ms(p):.1f}" for p in PERCENTILES
         ) + f"  max {result.latencies.max() * 1000.0:.1f}",
         f"server RSS MB  idle {result.rss_idle / MB:.1f}  "
         f"after {WARM_UP_FRACTION:.0%} of requests {result.rss_warm / MB:.1f}  "

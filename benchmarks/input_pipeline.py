@@ -1,0 +1,211 @@
+"""Examples per second of the training input pipeline, from a 256 px HDF5 file and the embedded data.
+
+The batches come from `train_lib.RunContext.train_batches`, the iterator
+training consumes: `InputPipeline` over `FashionGenReader` with the preset's
+`DataConfig` and stage sizes and a `Tokenizer` over a vocabulary built from
+the training captions. Two sources are measured, each in a temporary workdir:
+
+- `embedded`: the Fashion-MNIST data of the preset
+  (`FashionMnistBuilder.from_config(config.data)`, built if missing);
+- `hdf5`: a synthetic Fashion-Gen schema file (random images of
+  `--image_size` px, written with `benchmarks.reader_memory.write_file`), so
+  the full-size read, resize, crop and flip path is timed; `--hdf5_path`
+  measures an existing file instead.
+
+Per source: `--warm_up` batches (they also fill the shuffle buffer), then
+`--repeats` timed runs of `--batches` batches; it prints the median
+examples/s with the min and max over the runs, and the process's peak RSS
+after the source (`ru_maxrss`, so the second source's value includes the
+first's peak). The pipeline must deliver at least `REQUIRED_RATIO` times the
+examples/s the training step consumes; the ratio is printed for the demo
+preset or whenever `--step_examples_per_second` is given.
+
+Run:
+    python -m benchmarks.input_pipeline [--preset demo] [--batches 50] [--repeats 5]
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MB = 1024.0 * 1024.0
+# Smaller images first: the peak RSS after each source then includes only smaller peaks.
+SOURCES = ("embedded", "hdf5")
+# The fastest demo GAN step measured on 2 CPU cores, median of 5 x 5 steps:
+# 279 ms per batch of 32 with `python -m benchmarks.train_step --preset demo
+# --phase gan --mixed_precision bfloat16` (float32: 390 ms, 82 images/s).
+DEMO_STEP_EXAMPLES_PER_SECOND = 115.0
+REQUIRED_RATIO = 5.0
+
+
+def peak_rss_bytes():
+    """Peak resident set size of this process so far (`ru_maxrss`, kB on Linux), in bytes."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def source_config(config, source, directory, hdf5_examples=2000, image_size=256, hdf5_path=None,
+                  data_dir=None):
+    """The preset's config with its training data pointed at `source`.
+
+    For `hdf5`, writes the synthetic file into `directory` unless
+    `hdf5_path` is given; it serves as both splits (the validation reader is
+    built by `RunContext` but not timed). For `embedded`, the data is in
+    `data_dir`, by default the preset's `fashion_mnist_dir` taken from the
+    repository root (where `make data` builds it).
+    """
+    if source == "embedded":
+        data_dir = data_dir or os.path.join(REPO, config.data.fashion_mnist_dir)
+        return config.replace(data={"fashion_mnist_dir": data_dir})
+    if source != "hdf5":
+        raise ValueError(f"Unknown source {source!r}; choose one of {SOURCES}.")
+    if hdf5_path is None:
+        from benchmarks import reader_memory
+
+        hdf5_path = os.path.join(directory, f"synthetic_{image_size}px.h5")
+        reader_memory.write_file(hdf5_path, hdf5_examples, image_size)
+    return config.replace(data={"train_path": hdf5_path, "validation_path": hdf5_path})
+
+
+def time_batches(batches, batch_size, num_batches=50, repeats=5, warm_up=5):
+    """Times `repeats` runs of `num_batches` batches drawn from the iterator `batches`.
+
+    Returns:
+        The examples/s of each run, after `warm_up` untimed batches.
+    """
+    for _ in range(warm_up):
+        next(batches)
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(num_batches):
+            next(batches)
+        rates.append(num_batches * batch_size / (time.perf_counter() - started))
+    return rates
+
+
+def measure_source(config, workdir, num_batches=50, repeats=5, warm_up=5):
+    """Examples/s of the training batches of `config` (its data already resolved).
+
+    Returns:
+        A dict: `examples_per_second` (median over the runs), `min`, `max`,
+        `runs` (every run's rate), `batch_size`, `image_size` (of the file),
+        `examples` (in the file) and `peak_rss_mb`.
+    """
+    from fashion_t2i import train_lib
+
+    context = train_lib.RunContext(config, workdir)
+    batch_size = context.config.data.batch_size
+    rates = time_batches(context.train_batches(), batch_size, num_batches, repeats, warm_up)
+    return {
+        "examples_per_second": statistics.median(rates),
+        "min": min(rates),
+        "max": max(rates),
+        "runs": rates,
+        "batch_size": batch_size,
+        "image_size": context.train_reader.image_size,
+        "examples": context.train_reader.num_examples,
+        "peak_rss_mb": peak_rss_bytes() / MB,
+    }
+
+
+def run(preset="demo", num_batches=50, repeats=5, warm_up=5, sources=SOURCES,
+        hdf5_examples=2000, image_size=256, hdf5_path=None, data_dir=None,
+        step_examples_per_second=None):
+    """Measures every source in `sources` for the named preset.
+
+    Returns:
+        A dict: `baseline_rss_mb`, the peak RSS once TensorFlow and the
+        training code are imported; `step_examples_per_second` as given; and
+        `sources`, source -> the dict of `measure_source`, plus `step_ratio`
+        (its examples/s over `step_examples_per_second`) when that is given.
+    """
+    from fashion_t2i import train_lib  # noqa: F401  (TensorFlow and the models, before the baseline)
+    from fashion_t2i.config import get_preset
+
+    config = get_preset(preset)
+    results = {
+        "baseline_rss_mb": peak_rss_bytes() / MB,
+        "step_examples_per_second": step_examples_per_second,
+        "sources": {},
+    }
+    for source in sources:
+        with tempfile.TemporaryDirectory() as directory:
+            resolved = source_config(config, source, directory, hdf5_examples, image_size,
+                                     hdf5_path, data_dir)
+            result = measure_source(
+                resolved, os.path.join(directory, "workdir"), num_batches, repeats, warm_up
+            )
+        if step_examples_per_second:
+            result["step_ratio"] = result["examples_per_second"] / step_examples_per_second
+        results["sources"][source] = result
+    return results
+
+
+def report(results):
+    """The printout of `run`'s results: one row per source, then the ratios to the training step."""
+    lines = [f"{'source':<9} {'image px':>8} {'examples':>8} {'batch':>5} "
+             f"{'examples/s median':>17} {'(min - max)':>17} {'peak RSS MB':>11}"]
+    for source, result in results["sources"].items():
+        lines.append(
+            f"{source:<9} {result['image_size']:>8} {result['examples']:>8} "
+            f"{result['batch_size']:>5} {result['examples_per_second']:>17.0f} "
+            f"{'(%.0f - %.0f)' % (result['min'], result['max']):>17} "
+            f"{result['peak_rss_mb']:>11.0f}"
+        )
+    lines.append(f"peak RSS after importing TensorFlow and the training code: "
+                 f"{results['baseline_rss_mb']:.0f} MB")
+    for source, result in results["sources"].items():
+        if "step_ratio" in result:
+            verdict = "meets" if result["step_ratio"] >= REQUIRED_RATIO else "MISSES"
+            lines.append(
+                f"{source}: {result['step_ratio']:.1f}x the training step's "
+                f"{results['step_examples_per_second']:g} examples/s "
+                f"({verdict} the {REQUIRED_RATIO:g}x target)"
+            )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="demo", help="Config preset (smoke, demo, fashiongen).")
+    parser.add_argument("--batches", type=int, default=50, help="Batches per timed run.")
+    parser.add_argument("--repeats", type=int, default=5, help="Timed runs per source.")
+    parser.add_argument("--warm_up", type=int, default=5, help="Untimed batches first.")
+    parser.add_argument("--sources", nargs="+", choices=SOURCES, default=list(SOURCES))
+    parser.add_argument("--hdf5_examples", type=int, default=2000,
+                        help="Examples in the synthetic HDF5 file.")
+    parser.add_argument("--image_size", type=int, default=256,
+                        help="Image size of the synthetic HDF5 file (Fashion-Gen: 256).")
+    parser.add_argument("--hdf5_path", help="Measure this Fashion-Gen schema file instead "
+                        "of writing a synthetic one.")
+    parser.add_argument("--data_dir", help="Where the embedded data is built (default: the "
+                        "preset's fashion_mnist_dir under the repository root).")
+    parser.add_argument(
+        "--step_examples_per_second", type=float,
+        help="Examples/s the training step consumes, to compare against "
+        f"(default for the demo preset: {DEMO_STEP_EXAMPLES_PER_SECOND:g}, the demo GAN step "
+        "of ~0.75 s per batch of 32 measured with `python -m benchmarks.train_step --preset "
+        "demo --phase gan`; the DAMSM step, ~0.6 s per batch, consumes ~53).",
+    )
+    args = parser.parse_args(argv)
+    if min(args.batches, args.repeats, args.hdf5_examples, args.image_size) < 1 or args.warm_up < 0:
+        parser.error("--batches, --repeats, --hdf5_examples and --image_size must be >= 1, "
+                     "--warm_up >= 0.")
+    step_rate = args.step_examples_per_second
+    if step_rate is None and args.preset == "demo":
+        step_rate = DEMO_STEP_EXAMPLES_PER_SECOND
+
+    print(f"training input pipeline, preset {args.preset}: {args.warm_up} warm-up batches, "
+          f"then {args.repeats} runs of {args.batches} batches per source", flush=True)
+    results = run(args.preset, args.batches, args.repeats, args.warm_up, args.sources,
+                  args.hdf5_examples, args.image_size, args.hdf5_path, args.data_dir, step_rate)
+    print(report(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""Latency and throughput of the exported generator behind `python -m serving.server`.
+
+Rows of the printed table:
+
+- `in-process`: `LoadedModel.run` of the `generate` signature in this
+  process (the server's own call, without gRPC and protos), one caller;
+- `gRPC` with 1 client: sequential `FashionT2IClient.generate` calls, the
+  latency a single user sees;
+- `gRPC` with `--clients` clients: concurrent callers (the threads of
+  `benchmarks.serving_load.run_load`), the throughput.
+
+Each row is measured at every `--batch_sizes` (texts per request): first
+`--warm_up` requests per client, then `--repeats` runs of `--requests`
+requests per client. Latency percentiles pool the requests of all runs;
+requests/s and images/s are the median over the runs (min - max beside).
+The server runs as a subprocess (`benchmarks.serving_load.ServerProcess`).
+
+Without `--model_base_path` the benchmark exports the `--preset`'s
+generator with random weights (`build_untrained_export`): latency depends on
+the architecture, not on the weights. The target is checked when the
+export's preset is `demo`: batch-1 p50 over gRPC <= `TARGET_P50_MS`.
+
+Run:
+    python -m benchmarks.serving [--model_base_path runs/demo/export/fashion_t2i] \
+        [--preset demo] [--requests 50] [--repeats 3]
+"""
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+from benchmarks import serving_load
+
+TARGET_P50_MS = 50.0
+TARGET_PRESET = "demo"
+
+
+def build_untrained_export(config, base_dir, model_name=None, captions=serving_load.CAPTIONS):
+    """Exports `config`'s text encoder and generator with random weights as version 1.
+
+    The networks are built as `TextToImage.from_workdir` builds them, over a
+    vocabulary of the words in `captions`, and written by
+    `export_lib.export_saved_model` with the config in `assets.extra`.
+
+    Returns:
+        `<base_dir>/<model_name>` (default name: the config's).
+    """
+    from export import export_lib
+    from fashion_t2i.models.generator import Generator
+    from fashion_t2i.models.text_encoder import TextEncoder
+    from fashion_t2i.text import vocabulary as vocabulary_lib
+    from fashion_t2i.text.tokenizer import Tokenizer
+    from fashion_t2i.text_to_image import TextToImage
+
+    model_name = model_name or config.export.model_name
+    vocabulary = os.path.join(base_dir, vocabulary_lib.FILENAME)
+    vocabulary_lib.save_vocabulary(vocabulary_lib.build_vocabulary(captions), vocabulary)
+    tokenizer = Tokenizer(vocabulary, config.text.max_words, max_bytes=config.export.max_text_bytes)
+    text_encoder = TextEncoder(
+        tokenizer.vocabulary_size,
+        embedding_dim=config.model.embedding_dim,
+        joint_dim=config.model.joint_dim,
+        name="text_encoder",
+    )
+    generator = Generator.from_model_config(config.model, name="generator_ema")
+    model = TextToImage(tokenizer, text_encoder, generator, config.export.max_batch)
+    model.build()
+    model.config = config
+    export_lib.export_saved_model(model, base_dir, model_name, version=1)
+    return os.path.join(base_dir, model_name)
+
+
+def summarize(runs, batch_size):
+    """Percentiles over every request of `runs`, and the median rates over the runs.
+
+    Args:
+        runs: `(latencies in seconds, wall seconds)` of each timed run.
+        batch_size: images per request.
+
+    Returns:
+        A dict: `requests` (all runs), `p50_ms`, `p95_ms`, `p99_ms`,
+        `requests_per_second` (median) with `requests_per_second_min` /
+        `_max`, and `images_per_second` (median).
+    """
+    latencies = np.concatenate([latencies for latencies, _ in runs])
+    rates = [len(latencies) / seconds for latencies, seconds in runs]
+    summary = {"requests": len(latencies)}
+    for p in serving_load.PERCENTILES:
+        summary[f"p{p}_ms"] = serving_load.percentile_ms(latencies, p)
+    summary["requests_per_second"] = statistics.median(rates)
+    summary["requests_per_second_min"] = min(rates)
+    summary["requests_per_second_max"] = max(rates)
+    summary["images_per_second"] = statistics.median(rates) * batch_size
+    return summary
+
+
+def measure_in_process(model, batch_size, requests=50, repeats=3, warm_up=5):
+    """Times `model.run("generate", ...)` (a `serving.loaded_model.LoadedModel`) back to back.
+
+    Returns:
+        The dict of `summarize`.
+    """
+    texts = np.array(
+        [serving_load.CAPTIONS[i % len(serving_load.CAPTIONS)] for i in range(batch_size)],
+        dtype=object,
+    )
+
+    def call(index):
+        seeds = np.arange(index * batch_size, (index + 1) * batch_size, dtype=np.int64)
+        started = time.perf_counter()
+        model.run("generate", {"texts": texts, "seeds": seeds})
+        return time.perf_counter() - started
+
+    for index in range(warm_up):
+        call(index)
+    runs = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        latencies = np.array([call(index) for index in range(requests)])
+        runs.append((latencies, time.perf_counter() - started))
+    return summarize(runs, batch_size)
+
+
+def measure_grpc(server, model_name, clients, batch_size, requests=50, repeats=3, warm_up=5,
+                 timeout=60.0):
+    """Runs `serving_load.run_load` against `server` (a `ServerProcess`): warm-up, then the runs.
+
+    Returns:
+        The dict of `summarize`.
+
+    Raises:
+        RuntimeError: a request failed (the numbers would mean nothing).
+    """
+    def load(requests_per_client):
+        result = serving_load.run_load(server.target, server.pid, clients, requests_per_client,
+                                       model_name, timeout, batch_size)
+        if result.errors:
+            raise RuntimeError(f"{len(result.errors)} of {result.requests} requests failed, "
+                               f"first: {result.errors[:3]}; server log:\n{server._log_tail()}")
+        return result
+
+    if warm_up:
+        load(warm_up)
+    runs = [load(requests) for _ in range(repeats)]
+    return summarize([(result.latencies, result.seconds) for result in runs], batch_size)
+
+
+def export_preset(version_dir):
+    """The preset named in an export's `assets.extra/config.json`, or None without one."""
+    from fashion_t2i.config import Config
+
+    try:
+        return Config.load(os.path.join(version_dir, "assets.extra")).preset
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def run(model_base_path=None, preset="demo", model_name="fashion_t2i", batch_sizes=(1, 8),
+        clients=4, requests=50, repeats=3, warm_up=5):
+    """Measures the in-process and gRPC rows (see the module docstring).
+
+    Args:
+        model_base_path: `<base>/<model_name>` of an export; None exports
+            `preset` untrained into a temporary directory.
+
+    Returns:
+        A dict: `preset` (of the served export, None if it has no config),
+        `version_dir`, `rows` (a list of dicts: `path`, `clients`,
+        `batch_size` and the entries of `summarize`), and `target_met`
+        (None unless the preset is `TARGET_PRESET`).
+    """
+    from fashion_t2i.config import get_preset
+    from serving.model_loader import ModelLoader
+
+    rows = []
+    with tempfile.TemporaryDirectory() as directory:
+        base = model_base_path or build_untrained_export(get_preset(preset), directory, model_name)
+        loader = ModelLoader(base, model_name)
+        loader.poll()
+        model = loader.servable(model_name)
+        if model is None:
+            raise FileNotFoundError(f"No loadable version of {model_name} under {base}.")
+        served_preset = export_preset(model.path)
+        for batch_size in batch_sizes:
+            summary = measure_in_process(model, batch_size, requests, repeats, warm_up)
+            rows.append({"path": "in-process", "clients": 1, "batch_size": batch_size, **summary})
+        loader.unload_all()
+        log_path = os.path.join(directory, "server.log")
+        with serving_load.ServerProcess(base, model_name, log_path=log_path) as server:
+            for num_clients in sorted({1, clients}):
+                for batch_size in batch_sizes:
+                    summary = measure_grpc(server, model_name, num_clients, batch_size, requests,
+                                           repeats, warm_up)
+                    rows.append({"path": "gRPC", "clients": num_clients, "batch_size": batch_size,
+                                 **summary})
+    target_met = None
+    if served_preset == TARGET_PRESET:
+        target_met = _target_row(rows)["p50_ms"] <= TARGET_P50_MS
+    return {"preset": served_preset, "version_dir": model.path, "rows": rows,
+            "target_met": target_met}
+
+
+def _target_row(rows):
+    """The row the target is about: gRPC, one client, batch 1."""
+    return next(row for row in rows
+                if (row["path"], row["clients"], row["batch_size"]) == ("gRPC", 1, 1))
+
+
+def report(results):
+    """The printout of `run`'s results: the table and the target check."""
+    lines = [f"{'path':<10} {'clients':>7} {'batch':>5} {'requests':>8} "
+             + " ".join(f"{f'p{p} ms':>7}" for p in serving_load.PERCENTILES)
+             + f" {'requests/s':>10} {'(min - max)':>15} {'images/s':>8}"]
+    for row in results["rows"]:
+        lines.append(
+            f"{row['path']:<10} {row['clients']:>7} {row['batch_size']:>5} {row['requests']:>8} "
+            + " ".join(f"{row[f'p{p}_ms']:>7.1f}" for p in serving_load.PERCENTILES)
+            + f" {row['requests_per_second']:>10.1f} "
+            f"{'(%.1f - %.1f)' % (row['requests_per_second_min'], row['requests_per_second_max']):>15}"
+            f" {row['images_per_second']:>8.1f}"
+        )
+    if results["target_met"] is None:
+        lines.append(f"target (batch-1 p50 <= {TARGET_P50_MS:g} ms) is set for the "
+                     f"{TARGET_PRESET} preset; this export's preset: {results['preset']}")
+    else:
+        p50 = _target_row(results["rows"])["p50_ms"]
+        verdict = "met" if results["target_met"] else "NOT met"
+        lines.append(f"target {TARGET_PRESET}: batch-1 p50 over gRPC {p50:.1f} ms <= "
+                     f"{TARGET_P50_MS:g} ms: {verdict}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model_base_path", help="<base>/<model_name> of an export; default: "
+                        "the --preset's generator with random weights, exported to a temporary "
+                        "directory.")
+    parser.add_argument("--preset", default="demo", help="Preset of the untrained export "
+                        "(ignored with --model_base_path: the export's config names its preset).")
+    parser.add_argument("--model_name", default="fashion_t2i")
+    parser.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 8],
+                        help="Texts per request.")
+    parser.add_argument("--clients", type=int, default=4, help="Concurrent gRPC clients.")
+    parser.add_argument("--requests", type=int, default=50,
+                        help="Requests per client in each timed run.")
+    parser.add_argument("--repeats", type=int, default=3, help="Timed runs per row.")
+    parser.add_argument("--warm_up", type=int, default=5, help="Untimed requests per client first.")
+    args = parser.parse_args(argv)
+    if min(args.batch_sizes + [args.clients, args.requests, args.repeats]) < 1 or args.warm_up < 0:
+        parser.error("--batch_sizes, --clients, --requests and --repeats must be >= 1, "
+                     "--warm_up >= 0.")
+
+    source = args.model_base_path or f"untrained {args.preset} export"
+    print(f"serving {source}: {args.warm_up} warm-up requests per client, then {args.repeats} "
+          f"runs of {args.requests} requests per client", flush=True)
+    results = run(args.model_base_path, args.preset, args.model_name, args.batch_sizes,
+                  args.clients, args.requests, args.repeats, args.warm_up)
+    print(report(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,353 @@
+"""Speed of one training step of either phase, against the machine's matmul peak.
+
+Times `model.train_step(batch)` of the DAMSM phase (`DAMSM`, both encoders
+trained) or the GAN phase (`AttnGAN`: one D step per stage, one G step,
+the EMA update) as training runs it: the runtime settings go through
+`fashion_t2i.distribute.configure`, the networks come from
+`train_lib.build_damsm` / `train_lib.build_gan` inside the strategy's scope,
+and the step is compiled by `distribute.step_function` (a `tf.function`,
+XLA with `--jit_compile`). Nothing is read from disk and nothing is
+written: the DAMSM has random weights, and the batch is random data of the
+preset's shapes in the input pipeline's layout (`images` per stage in
+[-1, 1], `token_ids` / `wrong_token_ids` with zero padding at the end,
+`lengths`, `content_id`, `product_id`), built once and fed to every step,
+so the input pipeline is not part of the time (see
+`benchmarks/input_pipeline.py` for it).
+
+Printed, and returned by `benchmark()` as a dict:
+- ms/step and images/s: medians over `--repeats` runs of `--steps`
+  steps, after warm-up calls (the first call traces, runs Grappler and,
+  with XLA, compiles; its time is reported separately);
+- the step's model FLOPs: convolutions, matmuls and einsums of the traced
+  step with their gradients, counted by `benchmarks/flops.py` (its
+  docstring says what is excluded); `--breakdown` prints them per op type
+  and per network;
+- the float32 matmul peak of this machine, measured in the same run (a
+  square float32 `tf.matmul` of `--matmul_size` under `tf.function`,
+  2 n^3 FLOPs, timed a few times after every timed run so that it sees
+  the same load from other work as the steps; the median time counts),
+  and with mixed precision also the peak of the compute dtype (bfloat16
+  or float16);
+- the achieved fraction of that peak: step FLOPs / step time / peak;
+- the peak resident set size of the process (`ru_maxrss`: building,
+  tracing and stepping the models; it includes TensorFlow itself).
+
+For `fashiongen`, whose image encoder loads ImageNet weights (a download),
+the encoder is built with random weights and its trunk frozen as it is
+with pretrained weights, so the trained variables, and the FLOPs, are
+those of the real run.
+
+Run:
+    python -m benchmarks.train_step --preset demo --phase gan [--steps 5] [--repeats 5] \
+        [--mixed_precision off|bfloat16|float16] [--jit_compile] [--batch_size 32] [--breakdown]
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from benchmarks import flops as flops_lib  # noqa: E402
+from fashion_t2i import distribute  # noqa: E402
+from fashion_t2i import train_lib  # noqa: E402
+from fashion_t2i.config import get_preset  # noqa: E402
+
+PHASES = ("damsm", "gan")
+# The vocabulary only sizes the embedding table (a gather, no counted FLOPs).
+VOCABULARY_SIZE = 1000
+MATMUL_SIZE = 2048
+# Timed products after each timed run of steps (the peak is their median).
+MATMUL_REPEATS = 3
+WARMUP_CALLS = 2
+MB = 1024.0 * 1024.0
+COMPUTE_DTYPE = {"bfloat16": tf.bfloat16, "float16": tf.float16}
+
+
+def benchmark_config(preset, mixed_precision="off", jit_compile=False, batch_size=None):
+    """The preset's `Config` with the runtime settings; no downloads, no word vectors."""
+    config = get_preset(preset)
+    model = {"word_vectors_path": ""}
+    if config.model.image_encoder_weights:
+        # Pretrained weights freeze the trunk: keep it frozen, with random weights.
+        model.update(image_encoder_weights="", train_image_trunk=False)
+    config = config.replace(
+        model=model,
+        runtime={"mixed_precision": mixed_precision, "jit_compile": jit_compile},
+    )
+    if batch_size:
+        config = config.replace(data={"batch_size": batch_size})
+    return config
+
+
+def random_batch(config, vocabulary_size=VOCABULARY_SIZE, seed=0):
+    """A batch like `InputPipeline` makes, of random values, for `config`'s shapes."""
+    rng = np.random.default_rng(seed)
+    batch_size, max_words = config.data.batch_size, config.text.max_words
+    lengths = rng.integers(max(1, max_words // 2), max_words + 1, batch_size).astype(np.int32)
+    lengths[0] = max(1, max_words - 2)  # at least one caption with padding
+    token_ids = rng.integers(2, vocabulary_size, (batch_size, max_words)).astype(np.int32)
+    token_ids[np.arange(max_words)[None, :] >= lengths[:, None]] = 0
+    images = tuple(
+        tf.constant(rng.uniform(-1.0, 1.0, (batch_size, size, size, 3)).astype(np.float32))
+        for size in config.model.stage_sizes
+    )
+    return {
+        "images": images,
+        "token_ids": tf.constant(token_ids),
+        "lengths": tf.constant(lengths),
+        "wrong_token_ids": tf.constant(np.roll(token_ids, -1, axis=0)),
+        "wrong_lengths": tf.constant(np.roll(lengths, -1)),
+        "content_id": tf.constant(rng.integers(0, batch_size // 2 + 1, batch_size), tf.int64),
+        "product_id": tf.constant(np.arange(batch_size), tf.int64),
+    }
+
+
+def build_model(config, phase, vocabulary_size=VOCABULARY_SIZE):
+    """The phase's compiled training model, built as `train_lib` builds it (call in scope)."""
+    damsm = train_lib.build_damsm(config, vocabulary_size)
+    if phase == "gan":
+        return train_lib.build_gan(config, damsm)
+    # As train_lib.train_damsm: one Adam over both encoders.
+    optimizer = train_lib.make_optimizer(config, config.train.damsm_learning_rate)
+    damsm.compile(optimizer=optimizer)
+    optimizer.build(damsm.trainable_variables)
+    return damsm
+
+
+def matmul_timer(dtype=tf.float32, size=MATMUL_SIZE):
+    """A function that times one square `size` matmul in `dtype` under `tf.function`.
+
+    The product is warmed up (traced and run twice) before it is returned.
+    """
+    a = tf.cast(tf.random.stateless_normal([size, size], seed=[1, 2]), dtype)
+    b = tf.cast(tf.random.stateless_normal([size, size], seed=[3, 4]), dtype)
+    # Returning one element makes `.numpy()` wait for the product without copying it.
+    product = tf.function(lambda a, b: tf.matmul(a, b)[0, 0])
+
+    def seconds():
+        start = time.perf_counter()
+        product(a, b).numpy()
+        return time.perf_counter() - start
+
+    seconds()
+    seconds()
+    return seconds
+
+
+def peak_rss_bytes():
+    """Peak resident set size of this process (`ru_maxrss`: kB on Linux, bytes on macOS)."""
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def _time_steps(step_fn, batch, steps):
+    """Seconds for `steps` calls, and how many of them reported non-finite losses."""
+    non_finite = 0
+    start = time.perf_counter()
+    for _ in range(steps):
+        # `.numpy()` waits for the step; `finite` is a scalar.
+        non_finite += not bool(step_fn(batch)["finite"].numpy())
+    return time.perf_counter() - start, non_finite
+
+
+def benchmark(
+    preset="demo",
+    phase="gan",
+    steps=5,
+    repeats=5,
+    mixed_precision="off",
+    jit_compile=False,
+    batch_size=None,
+    vocabulary_size=VOCABULARY_SIZE,
+    matmul_size=MATMUL_SIZE,
+    matmul_repeats=MATMUL_REPEATS,
+    progress=None,
+):
+    """Times the training step of `phase`; returns the measurements as a dict.
+
+    `progress`, if given, is called with a line of text after each stage
+    (warm-up, each timed run), so a slow configuration shows it is alive.
+
+    Sets Keras's global dtype policy for the run (through
+    `distribute.configure`) and restores the previous one at the end.
+
+    Raises:
+        ValueError: unknown phase, preset or runtime value, or fewer than
+            one step or repeat.
+    """
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}.")
+    if steps < 1 or repeats < 1:
+        raise ValueError(f"steps and repeats must be >= 1, got {steps} and {repeats}.")
+    log = progress or (lambda line: None)
+    config = benchmark_config(preset, mixed_precision, jit_compile, batch_size)
+    runtime = config.runtime
+    previous_policy = keras.mixed_precision.global_policy()
+    try:
+        distribute.configure(runtime)
+        strategy = distribute.make_strategy(runtime)
+        with strategy.scope():
+            model = build_model(config, phase, vocabulary_size)
+        step_fn = distribute.step_function(strategy, model, runtime.jit_compile)
+        batch = random_batch(config, vocabulary_size)
+
+        start = time.perf_counter()
+        concrete = step_fn.get_concrete_function(batch)
+        trace_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        count = flops_lib.count_graph_flops(concrete.graph)
+        count_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        step_fn(batch)["finite"].numpy()
+        first_call_seconds = time.perf_counter() - start
+        for _ in range(WARMUP_CALLS - 1):
+            step_fn(batch)["finite"].numpy()
+        log(
+            f"warm-up done: trace {trace_seconds:.1f} s, first call {first_call_seconds:.1f} s, "
+            f"{count.total / 1e9:.2f} GFLOP per step"
+        )
+
+        dtypes = {"float32": tf.float32}
+        if mixed_precision in COMPUTE_DTYPE:
+            dtypes[mixed_precision] = COMPUTE_DTYPE[mixed_precision]
+        timers = {name: matmul_timer(dtype, matmul_size) for name, dtype in dtypes.items()}
+        matmul_seconds = {name: [] for name in dtypes}
+
+        per_step, non_finite = [], 0
+        for _ in range(repeats):
+            seconds, bad = _time_steps(step_fn, batch, steps)
+            per_step.append(seconds / steps)
+            non_finite += bad
+            # The peak is sampled between the runs, under the same load from other work.
+            for name, timer in timers.items():
+                matmul_seconds[name].extend(timer() for _ in range(matmul_repeats))
+            log(f"run {len(per_step)}/{repeats}: {1e3 * per_step[-1]:.1f} ms/step")
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+    seconds = statistics.median(per_step)
+    achieved = count.total / seconds
+    matmul_flops = 2.0 * matmul_size**3
+    peaks = {name: matmul_flops / statistics.median(t) for name, t in matmul_seconds.items()}
+    best_peaks = {name: matmul_flops / min(t) for name, t in matmul_seconds.items()}
+    compute_dtype = mixed_precision if mixed_precision in COMPUTE_DTYPE else "float32"
+    skip = (model.name,)
+    return {
+        "preset": preset,
+        "phase": phase,
+        "batch_size": config.data.batch_size,
+        "mixed_precision": mixed_precision,
+        "jit_compile": bool(jit_compile),
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
+        "steps": steps,
+        "repeats": repeats,
+        "ms_per_step": 1e3 * seconds,
+        "ms_per_step_runs": [1e3 * s for s in per_step],
+        "images_per_s": config.data.batch_size / seconds,
+        "non_finite_steps": non_finite,
+        "trace_s": trace_seconds,
+        "flop_count_s": count_seconds,
+        "first_call_s": first_call_seconds,
+        "step_flops": count.total,
+        "flops_by_op_type": dict(count.by_op_type),
+        "flops_by_network": flops_lib.by_network(count, 1, skip),
+        "flops_by_layer": flops_lib.by_network(count, 2, skip),
+        "flops_unknown_trip_counts": list(count.unknown_trip_counts),
+        "achieved_flops_per_s": achieved,
+        "matmul_size": matmul_size,
+        "peak_flops_per_s": peaks,
+        "peak_flops_per_s_best": best_peaks,
+        "fraction_of_float32_peak": achieved / peaks["float32"],
+        "fraction_of_compute_peak": achieved / peaks[compute_dtype],
+        "compute_dtype": compute_dtype,
+        "peak_rss_mb": peak_rss_bytes() / MB,
+    }
+
+
+def report(result, breakdown=False):
+    """The printed lines of a `benchmark()` result."""
+    r = result
+    peaks = r["peak_flops_per_s"]
+    lines = [
+        f"train step: preset {r['preset']}, phase {r['phase']}, batch {r['batch_size']}, "
+        f"mixed_precision {r['mixed_precision']}, jit_compile {r['jit_compile']}, "
+        f"TF_ENABLE_ONEDNN_OPTS={r['onednn']}",
+        f"  warm-up: trace {r['trace_s']:.1f} s, first call {r['first_call_s']:.1f} s "
+        f"(FLOP count {r['flop_count_s']:.1f} s)",
+        f"  ms/step          {r['ms_per_step']:.1f}  (median of {r['repeats']} x "
+        f"{r['steps']} steps; runs: "
+        + ", ".join(f"{t:.1f}" for t in r["ms_per_step_runs"])
+        + ")",
+        f"  images/s         {r['images_per_s']:.1f}",
+        f"  step FLOPs       {r['step_flops'] / 1e9:.2f} GFLOP "
+        "(conv + matmul + einsum, forward and backward)",
+        f"  achieved         {r['achieved_flops_per_s'] / 1e9:.1f} GFLOP/s",
+    ]
+    for dtype, peak in peaks.items():
+        best = r["peak_flops_per_s_best"][dtype]
+        lines.append(
+            f"  {dtype} matmul peak ({r['matmul_size']}^2): {peak / 1e9:.1f} GFLOP/s "
+            f"(median; best {best / 1e9:.1f}) -> fraction of peak "
+            f"{r['achieved_flops_per_s'] / peak:.3f}"
+        )
+    lines.append(f"  peak RSS         {r['peak_rss_mb']:.0f} MB (ru_maxrss of the process)")
+    if r["non_finite_steps"]:
+        lines.append(f"  note: {r['non_finite_steps']} timed steps had non-finite losses")
+    if r["flops_unknown_trip_counts"]:
+        lines.append(
+            "  note: loops counted once (trip count not static): "
+            + ", ".join(r["flops_unknown_trip_counts"])
+        )
+    if breakdown:
+        for title, key, limit in (
+            ("by op type", "flops_by_op_type", None),
+            ("by network", "flops_by_network", None),
+            ("by layer (top 15)", "flops_by_layer", 15),
+        ):
+            lines.append(f"  FLOPs {title}:")
+            lines.extend(flops_lib.breakdown_table(r[key], r["step_flops"], limit))
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="demo", choices=("smoke", "demo", "fashiongen"))
+    parser.add_argument("--phase", default="gan", choices=PHASES)
+    parser.add_argument("--steps", type=int, default=5, help="steps per timed run")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs (median taken)")
+    parser.add_argument(
+        "--mixed_precision", default="off", choices=("off", "bfloat16", "float16")
+    )
+    parser.add_argument("--jit_compile", action="store_true", help="compile the step with XLA")
+    parser.add_argument("--batch_size", type=int, default=0, help="default: the preset's")
+    parser.add_argument("--vocabulary_size", type=int, default=VOCABULARY_SIZE)
+    parser.add_argument("--matmul_size", type=int, default=MATMUL_SIZE)
+    parser.add_argument("--breakdown", action="store_true", help="print FLOPs per op and network")
+    args = parser.parse_args(argv)
+    result = benchmark(
+        preset=args.preset,
+        phase=args.phase,
+        steps=args.steps,
+        repeats=args.repeats,
+        mixed_precision=args.mixed_precision,
+        jit_compile=args.jit_compile,
+        batch_size=args.batch_size or None,
+        vocabulary_size=args.vocabulary_size,
+        matmul_size=args.matmul_size,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print("\n".join(report(result, args.breakdown)))
+    return result
+
+
+if __name__ == "__main__":
+    main()

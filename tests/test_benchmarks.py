@@ -1,0 +1,66 @@
+"""The benchmarks run end to end at tiny size and report positive, finite numbers.
+
+`benchmarks/input_pipeline.py` and `benchmarks/serving.py` are not tests;
+this runs each `main` on the `smoke` preset with a few batches / requests so
+they cannot rot.
+"""
+
+import math
+
+import pytest
+
+from benchmarks import input_pipeline
+from benchmarks import serving
+
+pytestmark = pytest.mark.slow
+
+
+def assert_positive_finite(values):
+    for name, value in values.items():
+        assert math.isfinite(value) and value > 0, (name, value)
+
+
+def test_input_pipeline_benchmark(tmp_path, capsys):
+    results = input_pipeline.main([
+        "--preset", "smoke", "--batches", "2", "--repeats", "2", "--warm_up", "1",
+        "--hdf5_examples", "32", "--image_size", "64", "--data_dir", str(tmp_path / "embedded"),
+        "--step_examples_per_second", "10",
+    ])
+    printed = capsys.readouterr().out
+
+    assert list(results["sources"]) == list(input_pipeline.SOURCES)
+    assert_positive_finite({"baseline_rss_mb": results["baseline_rss_mb"]})
+    for source, result in results["sources"].items():
+        assert_positive_finite({key: result[key] for key in (
+            "examples_per_second", "min", "max", "peak_rss_mb", "step_ratio")})
+        assert result["min"] <= result["examples_per_second"] <= result["max"]
+        assert len(result["runs"]) == 2
+        assert result["step_ratio"] == pytest.approx(result["examples_per_second"] / 10)
+        assert f"{source}: {result['step_ratio']:.1f}x the training step's 10 examples/s" in printed
+    assert results["sources"]["hdf5"]["image_size"] == 64
+    assert results["sources"]["hdf5"]["examples"] == 32
+    assert results["sources"]["embedded"]["batch_size"] == 4
+
+
+def test_serving_benchmark(capsys):
+    results = serving.main([
+        "--preset", "smoke", "--batch_sizes", "1", "2", "--clients", "2", "--requests", "2",
+        "--repeats", "2", "--warm_up", "1",
+    ])
+    printed = capsys.readouterr().out
+
+    rows = {(row["path"], row["clients"], row["batch_size"]): row for row in results["rows"]}
+    assert set(rows) == {
+        (path, clients, batch) for path, clients in (("in-process", 1), ("gRPC", 1), ("gRPC", 2))
+        for batch in (1, 2)
+    }
+    for (path, clients, batch), row in rows.items():
+        assert row["requests"] == clients * 2 * 2
+        assert_positive_finite({key: row[key] for key in (
+            "p50_ms", "p95_ms", "p99_ms", "requests_per_second", "requests_per_second_min",
+            "requests_per_second_max", "images_per_second")})
+        assert row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
+        assert row["images_per_second"] == pytest.approx(row["requests_per_second"] * batch)
+    assert results["preset"] == "smoke"
+    assert results["target_met"] is None
+    assert "set for the demo preset; this export's preset: smoke" in printed
