@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import model_fixtures
 from fashion_t2i import checkpointing
-from fashion_t2i.models.blocks import GLU, ResidualBlock
+from fashion_t2i.models.blocks import GLU, ResidualBlock, unit_rms
 from fashion_t2i.models.conditioning_augmentation import ConditioningAugmentation
 from fashion_t2i.models.discriminator import Discriminator
 from fashion_t2i.models.generator import Generator
@@ -358,6 +358,37 @@ def test_generator_depends_on_noise_and_words():
     assert not np.allclose(generator(other_words, training=False)["images"][-1], base)
 
 
+def test_unit_rms_by_hand():
+    x = tf.constant([[3.0, 4.0], [0.0, 0.0], [-1e-4, 1e-4]])
+    # rms([3, 4]) = sqrt((9 + 16) / 2) = 3.5355...
+    expected = [[3.0 / 12.5**0.5, 4.0 / 12.5**0.5], [0.0, 0.0], [-1.0, 1.0]]
+    np.testing.assert_allclose(unit_rms(x).numpy(), expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_unit_rms_keeps_dtype_and_padding_zero_in_half_precision(dtype):
+    x = tf.cast(tf.constant([[0.0, 0.0, 0.0], [1e-3, 2e-3, -2e-3]]), dtype)
+    y = unit_rms(x)
+    assert y.dtype == x.dtype
+    y = tf.cast(y, tf.float32).numpy()
+    np.testing.assert_array_equal(y[0], 0.0)
+    np.testing.assert_allclose(np.sqrt(np.mean(y[1] ** 2)), 1.0, rtol=1e-2)
+
+
+def test_generator_reads_text_at_unit_scale():
+    # A text encoder trained by cosine losses may end at any scale: a tiny one
+    # must not hide the caption (the images are the same as at scale 1).
+    generator = make_generator()
+    inputs = generator_inputs()
+    base = generator(inputs, training=False)["images"][-1].numpy()
+    tiny = dict(
+        inputs,
+        sentence_feature=inputs["sentence_feature"] * 1e-3,
+        word_features=inputs["word_features"] * 1e-3,
+    )
+    np.testing.assert_allclose(generator(tiny, training=False)["images"][-1], base, atol=1e-5)
+
+
 def test_generator_serialisation_round_trip():
     generator = make_generator(num_refinement_stages=2)
     inputs = generator_inputs()
@@ -389,6 +420,16 @@ def test_discriminator_three_logits(image_size):
     # The wrong-caption logit is the conditional logit of the wrong sentence.
     _, conditional_of_wrong, _ = discriminator(images, wrong)
     np.testing.assert_allclose(wrong_logits, conditional_of_wrong, rtol=1e-5)
+
+
+def test_discriminator_reads_the_sentence_at_unit_scale():
+    discriminator = Discriminator(8, df_dim=4, sentence_dim=D, name="d")
+    rng = np.random.default_rng(11)
+    images = tf.constant(rng.uniform(-1, 1, (2, 8, 8, 3)), tf.float32)
+    sentence = tf.constant(rng.normal(size=(2, D)), tf.float32)
+    _, conditional, _ = discriminator(images, sentence)
+    _, conditional_tiny, _ = discriminator(images, sentence * 1e-3)
+    np.testing.assert_allclose(conditional_tiny, conditional, rtol=1e-4, atol=1e-6)
 
 
 def test_discriminator_serialisation_round_trip():

@@ -65,6 +65,20 @@ class ResidualBlock(keras.layers.Layer):
         return config
 
 
+def unit_rms(x):
+    """`x` scaled to root-mean-square 1 over its last axis; zero vectors stay zero.
+
+    The DAMSM's losses are cosines (and softmaxes of dot products it may
+    rescale freely), so the scale of its text features is arbitrary: after
+    training it can be 1e-3. The generator and the discriminators read text
+    through this normalisation, so a tiny scale cannot hide the caption
+    next to unit-scale noise and image features. Computed in float32.
+    """
+    y = ops.cast(x, "float32")
+    rms = ops.sqrt(ops.mean(ops.square(y), axis=-1, keepdims=True) + 1e-12)
+    return ops.cast(y / ops.maximum(rms, 1e-6), x.dtype)
+
+
 def rgb_head(name):
     """conv3x3 -> 3 channels -> tanh: an image in [-1, 1].
 

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from fashion_t2i.models import blocks
+
 
 @keras.saving.register_keras_serializable(package="fashion_t2i")
 class Discriminator(keras.Model):
@@ -12,7 +14,7 @@ class Discriminator(keras.Model):
     image down to 4x4 features x. The unconditional logit is a 4x4 valid
     convolution of x; the conditional one reads concat(x, tiled e_bar)
     through conv3x3 + BN + LeakyReLU, then the same 4x4 head (seed: D_k(x)
-    and D_k(x, e_bar)).
+    and D_k(x, e_bar)); e_bar is scaled to unit root-mean-square first.
 
     Args:
         image_size: the stage's image size (4 * 2**k, >= 8).
@@ -87,7 +89,9 @@ class Discriminator(keras.Model):
         return x
 
     def conditional(self, x, sentence_feature, training=False):
-        tiled = ops.tile(ops.reshape(sentence_feature, (-1, 1, 1, self.sentence_dim)), (1, 4, 4, 1))
+        # At unit scale, like the generator's text (see `blocks.unit_rms`).
+        sentence = blocks.unit_rms(sentence_feature)
+        tiled = ops.tile(ops.reshape(sentence, (-1, 1, 1, self.sentence_dim)), (1, 4, 4, 1))
         y = ops.concatenate([x, ops.cast(tiled, x.dtype)], axis=-1)
         y = ops.leaky_relu(self.joint_norm(self.joint_conv(y), training=training), 0.2)
         return ops.reshape(self.conditional_logit(y), (-1,))

@@ -16,7 +16,8 @@ class Generator(keras.Model):
     conv3x3, BN, GLU) to `stage1_size` -> h1, with channels halving from
     `gf_dim * 2**k` to `gf_dim`. Refinement stage k: word attention over
     h_{k-1} -> concat(h, context) -> residual blocks -> upsampling block ->
-    h_k at twice the size. A tanh RGB head reads every h_k.
+    h_k at twice the size. A tanh RGB head reads every h_k. e_bar and each
+    word of e are first scaled to unit root-mean-square (`blocks.unit_rms`).
 
     Args:
         z_dim: noise size.
@@ -90,9 +91,10 @@ class Generator(keras.Model):
         ]
 
     def call(self, inputs, training=False):
-        c, mu, log_variance = self.conditioning(
-            inputs["sentence_feature"], inputs["condition_noise"]
-        )
+        # Text enters at unit scale, whatever the scale of the text encoder.
+        sentence = blocks.unit_rms(inputs["sentence_feature"])
+        words = blocks.unit_rms(inputs["word_features"])
+        c, mu, log_variance = self.conditioning(sentence, inputs["condition_noise"])
         noise = ops.cast(inputs["noise"], c.dtype)
         h = self.initial_dense(ops.concatenate([noise, c], axis=-1))
         h = self.initial_glu(self.initial_norm(h, training=training))
@@ -102,9 +104,7 @@ class Generator(keras.Model):
         images = [self.heads[0](h)]
         attentions = []
         for k in range(self.num_refinement_stages):
-            context, attention = self.attentions[k](
-                h, inputs["word_features"], inputs["word_mask"]
-            )
+            context, attention = self.attentions[k](h, words, inputs["word_mask"])
             h = ops.concatenate([h, context], axis=-1)
             for block in self.residuals[k]:
                 h = block(h, training=training)
