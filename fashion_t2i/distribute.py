@@ -98,13 +98,25 @@ def num_replicas():
 
 
 def all_gather(x):
-    """`x` of every replica, concatenated along the batch axis (replica order)."""
-    if num_replicas() == 1:
+    """`x` of every replica, concatenated along the batch axis (replica order).
+
+    Built from a SUM all-reduce of `x` placed at this replica's rows of a
+    zero tensor of the global batch: `ReplicaContext.all_gather` fails under
+    `MultiWorkerMirroredStrategy` in a `tf.function` (its destinations are
+    the tensors' devices, which are unset there). The gradient is the same:
+    each replica receives its rows of the upstream gradient summed over
+    replicas. Every replica must hold the same number of rows.
+    """
+    replicas = num_replicas()
+    if replicas == 1:
         return x
     context = tf.distribute.get_replica_context()
     if x.dtype == tf.bool:  # collectives do not carry booleans
-        return tf.cast(context.all_gather(tf.cast(x, tf.int32), axis=0), tf.bool)
-    return context.all_gather(x, axis=0)
+        return tf.cast(all_gather(tf.cast(x, tf.int32)), tf.bool)
+    rows = tf.shape(x)[0]
+    index = tf.cast(context.replica_id_in_sync_group, tf.int32)
+    padding = [[index * rows, (replicas - 1 - index) * rows]] + [[0, 0]] * (x.shape.rank - 1)
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, tf.pad(x, padding))
 
 
 def mean_over_replicas(x):
