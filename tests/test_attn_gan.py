@@ -126,6 +126,25 @@ def test_train_step_returns_every_loss_and_finite(first_step):
     np.testing.assert_allclose(results["generator_loss"], expected_g, rtol=1e-5)
 
 
+@pytest.mark.slow
+def test_zero_similarity_weight_logs_the_similarity_without_training_on_it():
+    config = CONFIG.replace(train={"similarity_weight": 0.0})
+    keras.utils.set_random_seed(0)
+    gan = train_lib.build_gan(config, train_lib.build_damsm(config, VOCAB))
+    before = State(gan)
+    results = tf.function(gan.train_step)(model_fixtures.fake_batch(config, seed=1))
+    results = {k: float(v) for k, v in results.items()}
+    # Still measured (forward only), no longer part of L_G.
+    assert np.isfinite(results["similarity_loss"]) and results["similarity_loss"] > 0
+    expected_g = (
+        sum(results[f"generator_adversarial_loss_{k + 1}"] for k in range(NUM_STAGES))
+        + config.train.kl_weight * results["kl_loss"]
+    )
+    np.testing.assert_allclose(results["generator_loss"], expected_g, rtol=1e-5)
+    changed = model_fixtures.changed(before.generator, State(gan).generator)
+    assert changed and all(changed)
+
+
 def test_train_step_changes_every_generator_variable(first_step):
     before, after, _ = first_step
     changed = model_fixtures.changed(before.generator, after.generator)

@@ -222,23 +222,19 @@ class AttnGAN(keras.Model):
             for k, discriminator in enumerate(self.discriminators):
                 fake, fake_cond, _ = discriminator(fakes[k], sentence, training=True)
                 adversarial.append(losses.generator_adversarial_loss(fake, fake_cond))
-            region_features, global_feature = self.image_encoder(fakes[-1], training=False)
-            # Every caption against every image of the global batch.
-            gather = distribute.all_gather
-            similarity = losses.similarity_loss(
-                gather(inputs["word_features"]), gather(sentence), gather(inputs["word_mask"]),
-                gather(tf.cast(region_features, tf.float32)),
-                gather(tf.cast(global_feature, tf.float32)),
-                gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
-                mode=self.similarity, match_ids=None if match_ids is None else gather(match_ids),
-            )["similarity_loss"]
             kl = losses.kl_loss(
                 tf.cast(outputs["mu"], tf.float32), tf.cast(outputs["log_variance"], tf.float32)
             )
-            g_loss = tf.add_n(adversarial) + self.similarity_weight * similarity + (
-                self.kl_weight * kl
-            )
+            g_loss = tf.add_n(adversarial) + self.kl_weight * kl
+            if self.similarity_weight:
+                similarity = self._similarity(fakes[-1], inputs, sentence, match_ids)
+                g_loss += self.similarity_weight * similarity
             scaled = self.generator_optimizer.scale_loss(distribute.for_gradient(g_loss))
+        if not self.similarity_weight:
+            # Logged only: no gradient through the image encoder (a quarter of the step).
+            similarity = self._similarity(
+                tf.stop_gradient(fakes[-1]), inputs, sentence, match_ids
+            )
         variables = self.generator.trainable_variables
         gradients = generator_tape.gradient(scaled, variables)
         all_finite = discriminators_finite & distribute.all_replicas(tf.math.is_finite(g_loss))
@@ -257,6 +253,19 @@ class AttnGAN(keras.Model):
         results = {name: terms[name] for name in self.loss_names}
         results["finite"] = all_finite
         return results
+
+    def _similarity(self, images, inputs, sentence, match_ids):
+        """L_similarity of generated images and their captions over the global batch."""
+        region_features, global_feature = self.image_encoder(images, training=False)
+        # Every caption against every image of the global batch.
+        gather = distribute.all_gather
+        return losses.similarity_loss(
+            gather(inputs["word_features"]), gather(sentence), gather(inputs["word_mask"]),
+            gather(tf.cast(region_features, tf.float32)),
+            gather(tf.cast(global_feature, tf.float32)),
+            gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
+            mode=self.similarity, match_ids=None if match_ids is None else gather(match_ids),
+        )["similarity_loss"]
 
     @property
     def metrics(self):
