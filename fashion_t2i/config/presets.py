@@ -67,16 +67,20 @@ def _demo():
         # 20 minutes on 2 CPU cores; validation R-precision passes 0.6 at
         # about 300 DAMSM steps.
         # The DAMSM image encoder is trained from scratch here and is easily
-        # fooled: a lighter similarity weight than AttnGAN's 5 keeps the
-        # generator on realistic images.
+        # fooled: with lambda = 1 the generator learns textures that lower
+        # L_similarity (colour accuracy 0.67, class 0.12 after 600 GAN
+        # steps); with lambda = 0 it learns the products (0.87, 0.22). So the
+        # demo logs L_similarity of its images but does not train on it (which
+        # also skips the image encoder's backward pass, a quarter of the step).
+        # Evaluation every 300 steps: at every 100 it took a sixth of the time.
         train=TrainConfig(
             damsm_steps=400,
-            gan_steps=1200,
-            similarity_weight=1.0,
+            gan_steps=1500,
+            similarity_weight=0.0,
             checkpoint_every=100,
             log_every=25,
             image_every=100,
-            eval_every=100,
+            eval_every=300,
         ),
     )
 
