@@ -17,17 +17,23 @@ Per source: `--warm_up` batches (they also fill the shuffle buffer), then
 examples/s with the min and max over the runs, and the process's peak RSS
 after the source (`ru_maxrss`, so the second source's value includes the
 first's peak). The pipeline must deliver at least `REQUIRED_RATIO` times the
-examples/s the training step consumes; the ratio is printed for the demo
-preset or whenever `--step_examples_per_second` is given.
+examples/s the training step consumes. That rate is measured in the same
+run, before the pipeline, as training runs the preset's GAN step
+(`benchmarks.train_step.benchmark`, the preset's runtime settings, median of
+`STEP_REPEATS` runs of `STEP_STEPS` steps), so both numbers see the same
+machine and load; `--step_examples_per_second` gives it instead.
 
 Run:
     python -m benchmarks.input_pipeline [--preset demo] [--batches 50] [--repeats 5]
 """
 
 import argparse
+import json
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -35,11 +41,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MB = 1024.0 * 1024.0
 # Smaller images first: the peak RSS after each source then includes only smaller peaks.
 SOURCES = ("embedded", "hdf5")
-# The fastest demo GAN step measured on 2 CPU cores, median of 5 x 5 steps:
-# 279 ms per batch of 32 with `python -m benchmarks.train_step --preset demo
-# --phase gan --mixed_precision bfloat16` (float32: 390 ms, 82 images/s).
-DEMO_STEP_EXAMPLES_PER_SECOND = 115.0
 REQUIRED_RATIO = 5.0
+STEP_STEPS = 5
+STEP_REPEATS = 3
 
 
 def peak_rss_bytes():
@@ -163,10 +167,35 @@ def report(results):
             verdict = "meets" if result["step_ratio"] >= REQUIRED_RATIO else "MISSES"
             lines.append(
                 f"{source}: {result['step_ratio']:.1f}x the training step's "
-                f"{results['step_examples_per_second']:g} examples/s "
+                f"{results['step_examples_per_second']:.0f} examples/s "
                 f"({verdict} the {REQUIRED_RATIO:g}x target)"
             )
     return "\n".join(lines)
+
+
+def measure_step(preset):
+    """Images/s of the preset's GAN training step, as training runs it.
+
+    Measured in a child process, so that the models' memory does not count
+    in this process's peak RSS.
+    """
+    print(f"timing the {preset} GAN step ({STEP_REPEATS} x {STEP_STEPS} steps)", flush=True)
+    code = (
+        "import json\n"
+        "from benchmarks import train_step\n"
+        f"r = train_step.benchmark(preset={preset!r}, phase='gan', steps={STEP_STEPS}, "
+        f"repeats={STEP_REPEATS}, matmul_size=256, matmul_repeats=1)\n"
+        "print(json.dumps({k: r[k] for k in ('ms_per_step', 'images_per_s', 'batch_size')}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        raise RuntimeError(f"timing the {preset} GAN step failed:\n{done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"{preset} GAN step: {result['ms_per_step']:.0f} ms per batch of "
+          f"{result['batch_size']}, {result['images_per_s']:.0f} examples/s", flush=True)
+    return result["images_per_s"]
 
 
 def main(argv=None):
@@ -186,18 +215,16 @@ def main(argv=None):
                         "preset's fashion_mnist_dir under the repository root).")
     parser.add_argument(
         "--step_examples_per_second", type=float,
-        help="Examples/s the training step consumes, to compare against "
-        f"(default for the demo preset: {DEMO_STEP_EXAMPLES_PER_SECOND:g}, the demo GAN step "
-        "of ~0.75 s per batch of 32 measured with `python -m benchmarks.train_step --preset "
-        "demo --phase gan`; the DAMSM step, ~0.6 s per batch, consumes ~53).",
+        help="Examples/s the training step consumes, to compare against (default: the "
+        "preset's GAN step, measured in this run).",
     )
     args = parser.parse_args(argv)
     if min(args.batches, args.repeats, args.hdf5_examples, args.image_size) < 1 or args.warm_up < 0:
         parser.error("--batches, --repeats, --hdf5_examples and --image_size must be >= 1, "
                      "--warm_up >= 0.")
     step_rate = args.step_examples_per_second
-    if step_rate is None and args.preset == "demo":
-        step_rate = DEMO_STEP_EXAMPLES_PER_SECOND
+    if step_rate is None:
+        step_rate = measure_step(args.preset)
 
     print(f"training input pipeline, preset {args.preset}: {args.warm_up} warm-up batches, "
           f"then {args.repeats} runs of {args.batches} batches per source", flush=True)

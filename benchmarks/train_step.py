@@ -39,7 +39,8 @@ those of the real run.
 
 Run:
     python -m benchmarks.train_step --preset demo --phase gan [--steps 5] [--repeats 5] \
-        [--mixed_precision off|bfloat16|float16] [--jit_compile] [--batch_size 32] [--breakdown]
+        [--mixed_precision off|bfloat16|float16] [--jit_compile] [--batch_size 32] [--breakdown] \
+        [--similarity_weight 1]
 """
 
 import os
@@ -72,8 +73,14 @@ MB = 1024.0 * 1024.0
 COMPUTE_DTYPE = {"bfloat16": tf.bfloat16, "float16": tf.float16}
 
 
-def benchmark_config(preset, mixed_precision="off", jit_compile=False, batch_size=None):
-    """The preset's `Config` with the runtime settings; no downloads, no word vectors."""
+def benchmark_config(
+    preset, mixed_precision="off", jit_compile=False, batch_size=None, similarity_weight=None
+):
+    """The preset's `Config` with the runtime settings; no downloads, no word vectors.
+
+    `similarity_weight`, if not None, replaces the preset's lambda (at 0 the
+    GAN step computes L_similarity without its gradient).
+    """
     config = get_preset(preset)
     model = {"word_vectors_path": ""}
     if config.model.image_encoder_weights:
@@ -85,6 +92,8 @@ def benchmark_config(preset, mixed_precision="off", jit_compile=False, batch_siz
     )
     if batch_size:
         config = config.replace(data={"batch_size": batch_size})
+    if similarity_weight is not None:
+        config = config.replace(train={"similarity_weight": similarity_weight})
     return config
 
 
@@ -171,6 +180,7 @@ def benchmark(
     matmul_size=MATMUL_SIZE,
     matmul_repeats=MATMUL_REPEATS,
     progress=None,
+    similarity_weight=None,
 ):
     """Times the training step of `phase`; returns the measurements as a dict.
 
@@ -189,7 +199,9 @@ def benchmark(
     if steps < 1 or repeats < 1:
         raise ValueError(f"steps and repeats must be >= 1, got {steps} and {repeats}.")
     log = progress or (lambda line: None)
-    config = benchmark_config(preset, mixed_precision, jit_compile, batch_size)
+    config = benchmark_config(
+        preset, mixed_precision, jit_compile, batch_size, similarity_weight
+    )
     runtime = config.runtime
     previous_policy = keras.mixed_precision.global_policy()
     try:
@@ -245,6 +257,7 @@ def benchmark(
         "preset": preset,
         "phase": phase,
         "batch_size": config.data.batch_size,
+        "similarity_weight": config.train.similarity_weight,
         "mixed_precision": mixed_precision,
         "jit_compile": bool(jit_compile),
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
@@ -279,6 +292,7 @@ def report(result, breakdown=False):
     peaks = r["peak_flops_per_s"]
     lines = [
         f"train step: preset {r['preset']}, phase {r['phase']}, batch {r['batch_size']}, "
+        f"similarity_weight {r['similarity_weight']}, "
         f"mixed_precision {r['mixed_precision']}, jit_compile {r['jit_compile']}, "
         f"TF_ENABLE_ONEDNN_OPTS={r['onednn']}",
         f"  warm-up: trace {r['trace_s']:.1f} s, first call {r['first_call_s']:.1f} s "
@@ -332,6 +346,12 @@ def main(argv=None):
     parser.add_argument("--vocabulary_size", type=int, default=VOCABULARY_SIZE)
     parser.add_argument("--matmul_size", type=int, default=MATMUL_SIZE)
     parser.add_argument("--breakdown", action="store_true", help="print FLOPs per op and network")
+    parser.add_argument(
+        "--similarity_weight",
+        type=float,
+        default=None,
+        help="GAN phase: lambda instead of the preset's (0: L_similarity without its gradient)",
+    )
     args = parser.parse_args(argv)
     result = benchmark(
         preset=args.preset,
@@ -344,6 +364,7 @@ def main(argv=None):
         vocabulary_size=args.vocabulary_size,
         matmul_size=args.matmul_size,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        similarity_weight=args.similarity_weight,
     )
     print("\n".join(report(result, args.breakdown)))
     return result

@@ -99,3 +99,26 @@ def test_benchmark_runs_on_the_smoke_preset(phase):
     assert 0 < result["fraction_of_float32_peak"] < math.inf
     assert result["peak_rss_mb"] > 0
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+@pytest.mark.slow
+def test_zero_similarity_weight_drops_the_image_encoder_backward_pass():
+    def count(weight):
+        result = train_step.benchmark(
+            preset="smoke", phase="gan", steps=1, repeats=1, matmul_size=128,
+            matmul_repeats=1, similarity_weight=weight,
+        )
+        assert result["similarity_weight"] == weight
+        return result["flops_by_network"]
+
+    trained, logged = count(1.0), count(0.0)
+    # Forward only: the frozen image encoder and the loss's attention einsums
+    # keep their forward pass and lose their backward pass (to the images;
+    # the encoder has no weight gradients either way); every network does
+    # the same work as before.
+    dropped = {"backward/image_encoder", "backward/einsum"}
+    assert trained["backward/image_encoder"] > 0.5 * trained["forward/image_encoder"]
+    assert dropped <= set(trained) and not dropped & set(logged)
+    for name in trained:
+        if name not in dropped:
+            assert logged.get(name) == pytest.approx(trained[name], rel=1e-6), name

@@ -64,3 +64,10 @@ def test_serving_benchmark(capsys):
     assert results["preset"] == "smoke"
     assert results["target_met"] is None
     assert "set for the demo preset; this export's preset: smoke" in printed
+
+
+def test_input_pipeline_benchmark_times_the_training_step_itself(capsys):
+    rate = input_pipeline.measure_step("smoke")
+
+    assert math.isfinite(rate) and rate > 0
+    assert "smoke GAN step: " in capsys.readouterr().out
