@@ -42,34 +42,22 @@ TARGET_PRESET = "demo"
 def build_untrained_export(config, base_dir, model_name=None, captions=serving_load.CAPTIONS):
     """Exports `config`'s text encoder and generator with random weights as version 1.
 
-    The networks are built as `TextToImage.from_workdir` builds them, over a
-    vocabulary of the words in `captions`, and written by
+    The networks are built by `TextToImage.from_config` (as
+    `TextToImage.from_workdir` builds them), over a vocabulary of the words in
+    `captions`, and written by
     `export_lib.export_saved_model` with the config in `assets.extra`.
 
     Returns:
         `<base_dir>/<model_name>` (default name: the config's).
     """
     from export import export_lib
-    from fashion_t2i.models.generator import Generator
-    from fashion_t2i.models.text_encoder import TextEncoder
     from fashion_t2i.text import vocabulary as vocabulary_lib
-    from fashion_t2i.text.tokenizer import Tokenizer
     from fashion_t2i.text_to_image import TextToImage
 
     model_name = model_name or config.export.model_name
     vocabulary = os.path.join(base_dir, vocabulary_lib.FILENAME)
     vocabulary_lib.save_vocabulary(vocabulary_lib.build_vocabulary(captions), vocabulary)
-    tokenizer = Tokenizer(vocabulary, config.text.max_words, max_bytes=config.export.max_text_bytes)
-    text_encoder = TextEncoder(
-        tokenizer.vocabulary_size,
-        embedding_dim=config.model.embedding_dim,
-        joint_dim=config.model.joint_dim,
-        name="text_encoder",
-    )
-    generator = Generator.from_model_config(config.model, name="generator_ema")
-    model = TextToImage(tokenizer, text_encoder, generator, config.export.max_batch)
-    model.build()
-    model.config = config
+    model = TextToImage.from_config(config, vocabulary)
     export_lib.export_saved_model(model, base_dir, model_name, version=1)
     return os.path.join(base_dir, model_name)
 

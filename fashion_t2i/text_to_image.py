@@ -139,9 +139,34 @@ class TextToImage(tf.Module):
                 checkpoint.
         """
         config = Config.load(workdir)
-        vocabulary = os.path.join(workdir, vocabulary_lib.FILENAME)
+        latest = tf.train.latest_checkpoint(os.path.join(workdir, "gan"))
+        if latest is None:
+            raise FileNotFoundError(
+                f"No GAN checkpoint in {workdir}/gan: train with --phase=gan (or all) first."
+            )
+        model = cls.from_config(
+            config, os.path.join(workdir, vocabulary_lib.FILENAME), max_batch, max_text_bytes
+        )
+        checkpointing.restore(
+            checkpointing.variable_checkpoint(
+                text_encoder=model.text_encoder, generator_ema=model.generator
+            ),
+            latest,
+        )
+        model.checkpoint_path = latest
+        return model
+
+    @classmethod
+    def from_config(cls, config, vocabulary_path, max_batch=None, max_text_bytes=None):
+        """A built, untrained model of `config` over a vocabulary file.
+
+        `max_batch` and `max_text_bytes` default to `config.export`'s.
+
+        Raises:
+            FileNotFoundError: no vocabulary file at `vocabulary_path`.
+        """
         max_text_bytes = max_text_bytes or config.export.max_text_bytes
-        tokenizer = Tokenizer(vocabulary, config.text.max_words, max_bytes=max_text_bytes)
+        tokenizer = Tokenizer(vocabulary_path, config.text.max_words, max_bytes=max_text_bytes)
         text_encoder = TextEncoder(
             tokenizer.vocabulary_size,
             embedding_dim=config.model.embedding_dim,
@@ -149,19 +174,9 @@ class TextToImage(tf.Module):
             name="text_encoder",
         )
         generator = Generator.from_model_config(config.model, name="generator_ema")
-        latest = tf.train.latest_checkpoint(os.path.join(workdir, "gan"))
-        if latest is None:
-            raise FileNotFoundError(
-                f"No GAN checkpoint in {workdir}/gan: train with --phase=gan (or all) first."
-            )
         model = cls(tokenizer, text_encoder, generator, max_batch or config.export.max_batch)
         model.build()
-        checkpointing.restore(
-            checkpointing.variable_checkpoint(text_encoder=text_encoder, generator_ema=generator),
-            latest,
-        )
         model.config = config
-        model.checkpoint_path = latest
         return model
 
     def build(self):
