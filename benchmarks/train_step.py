@@ -292,8 +292,8 @@ def report(result, breakdown=False):
     peaks = r["peak_flops_per_s"]
     lines = [
         f"train step: preset {r['preset']}, phase {r['phase']}, batch {r['batch_size']}, "
-        f"similarity_weight {r['similarity_weight']}, "
-        f"mixed_precision {r['mixed_precision']}, jit_compile {r['jit_compile']}, "
+        + (f"similarity_weight {r['similarity_weight']}, " if r["phase"] == "gan" else "")
+        + f"mixed_precision {r['mixed_precision']}, jit_compile {r['jit_compile']}, "
         f"TF_ENABLE_ONEDNN_OPTS={r['onednn']}",
         f"  warm-up: trace {r['trace_s']:.1f} s, first call {r['first_call_s']:.1f} s "
         f"(FLOP count {r['flop_count_s']:.1f} s)",
