@@ -28,12 +28,10 @@ Run:
 """
 
 import argparse
-import json
+import multiprocessing
 import os
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -173,26 +171,26 @@ def report(results):
     return "\n".join(lines)
 
 
+def _time_step(preset):
+    """The preset's GAN step timing (runs in the child process of `measure_step`)."""
+    from benchmarks import train_step
+
+    result = train_step.benchmark(
+        preset=preset, phase="gan", steps=STEP_STEPS, repeats=STEP_REPEATS,
+        matmul_size=256, matmul_repeats=1,
+    )
+    return {key: result[key] for key in ("ms_per_step", "images_per_s", "batch_size")}
+
+
 def measure_step(preset):
     """Images/s of the preset's GAN training step, as training runs it.
 
-    Measured in a child process, so that the models' memory does not count
-    in this process's peak RSS.
+    Measured in a spawned child process, so that the models' memory does not
+    count in this process's peak RSS.
     """
     print(f"timing the {preset} GAN step ({STEP_REPEATS} x {STEP_STEPS} steps)", flush=True)
-    code = (
-        "import json\n"
-        "from benchmarks import train_step\n"
-        f"r = train_step.benchmark(preset={preset!r}, phase='gan', steps={STEP_STEPS}, "
-        f"repeats={STEP_REPEATS}, matmul_size=256, matmul_repeats=1)\n"
-        "print(json.dumps({k: r[k] for k in ('ms_per_step', 'images_per_s', 'batch_size')}))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
-    )
-    if done.returncode:
-        raise RuntimeError(f"timing the {preset} GAN step failed:\n{done.stderr[-2000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        result = pool.apply(_time_step, (preset,))
     print(f"{preset} GAN step: {result['ms_per_step']:.0f} ms per batch of "
           f"{result['batch_size']}, {result['images_per_s']:.0f} examples/s", flush=True)
     return result["images_per_s"]
