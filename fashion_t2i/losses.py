@@ -233,6 +233,8 @@ def discriminator_loss(
     example's caption), the conditional negative term becomes the mean of
     the generated and the mismatched terms, so the weights still sum to 1/2:
     -1/4 E[log(1 - D(x_hat, e_bar))] - 1/4 E[log(1 - D(x, e_bar_wrong))].
+    Logits of shape [K, B] (K wrong captions per image) are averaged over
+    both axes in the expectation.
     """
     unconditional = 0.5 * _bce(real_logits, 1.0) + 0.5 * _bce(fake_logits, 0.0)
     conditional_negative = _bce(fake_conditional_logits, 0.0)

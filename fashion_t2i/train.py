@@ -31,6 +31,7 @@ flags.DEFINE_enum("on_bad_caption", None, BAD_CAPTION_POLICIES, "Unusable captio
 flags.DEFINE_integer("batch_size", None, "Global batch size.")
 flags.DEFINE_integer("seed", None, "Seed of shuffling, augmentation and the embedded data.")
 flags.DEFINE_bool("deterministic", None, "Deterministic input order and augmentation.")
+flags.DEFINE_bool("augment", None, "Random crop and flip of training images (AttnGAN).")
 flags.DEFINE_integer("damsm_steps", None, "Steps of the DAMSM phase.")
 flags.DEFINE_integer("gan_steps", None, "Steps of the GAN phase.")
 flags.DEFINE_float("damsm_learning_rate", None, "Adam learning rate of the encoders.")
@@ -38,6 +39,10 @@ flags.DEFINE_float("generator_learning_rate", None, "Adam learning rate of the g
 flags.DEFINE_float("discriminator_learning_rate", None, "Adam learning rate of the discriminators.")
 flags.DEFINE_float("similarity_weight", None, "lambda of L_similarity in the generator loss.")
 flags.DEFINE_float("kl_weight", None, "Weight of the conditioning-augmentation KL term.")
+flags.DEFINE_bool("mismatch_term", None, "Real image with a wrong caption as a negative of D.")
+flags.DEFINE_bool(
+    "hard_mismatch", None, "Also the closest caption of the batch that shows something else."
+)
 flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints.")
 flags.DEFINE_integer("log_every", None, "Steps between progress lines and scalar summaries.")
 flags.DEFINE_integer("image_every", None, "Steps between image summaries.")
@@ -76,6 +81,7 @@ _OVERRIDES = {
     "batch_size": ("data", "batch_size"),
     "seed": ("data", "seed"),
     "deterministic": ("data", "deterministic"),
+    "augment": ("data", "augment"),
     "damsm_steps": ("train", "damsm_steps"),
     "gan_steps": ("train", "gan_steps"),
     "damsm_learning_rate": ("train", "damsm_learning_rate"),
@@ -83,6 +89,8 @@ _OVERRIDES = {
     "discriminator_learning_rate": ("train", "discriminator_learning_rate"),
     "similarity_weight": ("train", "similarity_weight"),
     "kl_weight": ("train", "kl_weight"),
+    "mismatch_term": ("train", "mismatch_term"),
+    "hard_mismatch": ("train", "hard_mismatch"),
     "checkpoint_every": ("train", "checkpoint_every"),
     "log_every": ("train", "log_every"),
     "image_every": ("train", "image_every"),

@@ -145,6 +145,30 @@ def test_zero_similarity_weight_logs_the_similarity_without_training_on_it():
     assert changed and all(changed)
 
 
+def _first_step_losses(config):
+    keras.utils.set_random_seed(0)
+    gan = train_lib.build_gan(config, train_lib.build_damsm(config, VOCAB))
+    results = tf.function(gan.train_step)(model_fixtures.fake_batch(config, seed=1))
+    return {k: float(v) for k, v in results.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batch_size", [2, 4])
+def test_hard_mismatch_adds_the_closest_other_caption(batch_size):
+    config = model_fixtures.smoke_config(batch_size=batch_size)
+    plain = _first_step_losses(config)
+    hard = _first_step_losses(config.replace(train={"hard_mismatch": True}))
+    d_losses = [f"discriminator_loss_{k + 1}" for k in range(NUM_STAGES)]
+    if batch_size == 2:
+        # Each example's only other caption is both its random and its closest
+        # mismatch: the mean of the two equal terms is the single term.
+        for name in d_losses:
+            np.testing.assert_allclose(hard[name], plain[name], rtol=1e-5)
+    else:
+        # The fixture's captions differ: the closest is not always the next one.
+        assert all(abs(hard[name] - plain[name]) > 1e-6 for name in d_losses)
+
+
 def test_train_step_changes_every_generator_variable(first_step):
     before, after, _ = first_step
     changed = model_fixtures.changed(before.generator, after.generator)

@@ -199,3 +199,9 @@ def test_runtime_is_not_an_architecture_section():
     from fashion_t2i.train_lib import ARCHITECTURE_SECTIONS
 
     assert "runtime" not in ARCHITECTURE_SECTIONS
+
+
+def test_hard_mismatch_needs_the_mismatch_term():
+    with pytest.raises(ValueError, match="hard_mismatch needs mismatch_term"):
+        Config().replace(train={"hard_mismatch": True, "mismatch_term": False})
+    assert Config().replace(train={"hard_mismatch": True}).train.hard_mismatch

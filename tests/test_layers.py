@@ -422,6 +422,19 @@ def test_discriminator_three_logits(image_size):
     np.testing.assert_allclose(wrong_logits, conditional_of_wrong, rtol=1e-5)
 
 
+def test_discriminator_stacks_the_logits_of_several_wrong_captions():
+    discriminator = Discriminator(8, df_dim=4, sentence_dim=D, name="d")
+    rng = np.random.default_rng(13)
+    images = tf.constant(rng.uniform(-1, 1, (3, 8, 8, 3)), tf.float32)
+    sentence, first, second = (
+        tf.constant(rng.normal(size=(3, D)), tf.float32) for _ in range(3)
+    )
+    _, _, wrong = discriminator(images, sentence, [first, second])
+    assert wrong.shape == (2, 3)
+    for row, caption in zip(wrong, (first, second)):
+        np.testing.assert_allclose(row, discriminator(images, caption)[1], rtol=1e-5)
+
+
 def test_discriminator_reads_the_sentence_at_unit_scale():
     discriminator = Discriminator(8, df_dim=4, sentence_dim=D, name="d")
     rng = np.random.default_rng(11)

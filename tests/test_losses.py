@@ -441,6 +441,20 @@ def test_discriminator_loss_with_wrong_caption_has_quarter_weights():
     )
 
 
+def test_discriminator_loss_averages_several_wrong_captions():
+    second = np.array([-0.3, 2.2], np.float32)
+    out = losses.discriminator_loss(
+        REAL, REAL_COND, FAKE, FAKE_COND, np.stack([WRONG_COND, second])
+    )
+    # The 1/4 weight is shared by the mean over both wrong captions of every image.
+    expected = (
+        0.5 * np_bce(REAL, 1) + 0.5 * np_bce(FAKE, 0)
+        + 0.5 * np_bce(REAL_COND, 1) + 0.25 * np_bce(FAKE_COND, 0)
+        + 0.25 * 0.5 * (np_bce(WRONG_COND, 0) + np_bce(second, 0))
+    )
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
 def test_kl_loss_zero_for_standard_normal():
     zeros = tf.zeros([3, 4])
     assert float(losses.kl_loss(zeros, zeros)) == 0.0

@@ -48,7 +48,10 @@ def _smoke():
 def _demo():
     return Config(
         preset="demo",
-        data=DataConfig(batch_size=32, fashion_mnist_size=64),
+        # No crop or flip: the GAN sees under one epoch, where augmentation
+        # only blurs the products (off: pattern accuracy 0.37 -> 1.00 and
+        # class 0.26 -> 0.43 of generated images after 900 steps).
+        data=DataConfig(batch_size=32, fashion_mnist_size=64, augment=False),
         text=TextConfig(max_words=12),
         model=ModelConfig(
             embedding_dim=64,
@@ -77,6 +80,10 @@ def _demo():
             damsm_steps=400,
             gan_steps=1500,
             similarity_weight=0.0,
+            # A random wrong caption names another colour, so D learnt to
+            # check the colour only; the closest mismatched caption of the
+            # batch mostly differs in class (D's class check 0.81 -> 0.91).
+            hard_mismatch=True,
             checkpoint_every=100,
             log_every=25,
             image_every=100,

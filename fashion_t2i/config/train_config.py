@@ -23,6 +23,9 @@ class TrainConfig:
         similarity_weight: lambda of L_similarity in the generator loss.
         kl_weight: weight of the conditioning-augmentation KL term.
         mismatch_term: add AttnGAN's (real image, wrong caption) term to L_D.
+        hard_mismatch: with `mismatch_term`, also pair each real image with
+            the caption of the batch closest to its own in e_bar among those
+            showing something else (see `AttnGAN`).
         ema_decay: decay of the exponential moving average of the generator.
         checkpoint_every: steps between checkpoints.
         log_every: steps between scalar summaries and progress lines.
@@ -44,6 +47,7 @@ class TrainConfig:
     similarity_weight: float = 5.0
     kl_weight: float = 1.0
     mismatch_term: bool = True
+    hard_mismatch: bool = False
     ema_decay: float = 0.999
     checkpoint_every: int = 500
     log_every: int = 50
@@ -63,5 +67,7 @@ class TrainConfig:
                      "max_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1.")
+        if self.hard_mismatch and not self.mismatch_term:
+            raise ValueError("TrainConfig.hard_mismatch needs mismatch_term=True.")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}.")

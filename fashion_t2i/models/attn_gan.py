@@ -8,6 +8,7 @@ from fashion_t2i import losses
 from fashion_t2i.models import finite
 from fashion_t2i.models.discriminator import Discriminator
 from fashion_t2i.models.generator import Generator
+from fashion_t2i.models.negatives import closest_mismatch
 
 
 @keras.saving.register_keras_serializable(package="fashion_t2i")
@@ -15,7 +16,9 @@ class AttnGAN(keras.Model):
     """Trains G = (G1, G2, ...) against one D_k per stage, with frozen DAMSM encoders.
 
     L_G = sum_k L_Gk + lambda * L_similarity(x_hat, caption) + kl_weight * KL,
-    L_Dk as the seed (plus the mismatched pair when `mismatch_term`). Each
+    L_Dk as the seed (plus the mismatched pair when `mismatch_term`; with
+    `hard_mismatch` a second mismatched caption per real image, the closest
+    of the batch that shows something else, see `closest_mismatch`). Each
     network has its own optimizer. An exponential moving average of the
     generator weights (`generator_ema`) is what evaluation and export use.
 
@@ -27,6 +30,7 @@ class AttnGAN(keras.Model):
         similarity_weight: lambda.
         kl_weight: weight of the conditioning-augmentation KL term.
         mismatch_term: add D(real image, wrong caption) as a negative.
+        hard_mismatch: also D(real image, closest other caption of the batch).
         ema_decay: decay of the generator EMA.
         gamma1, gamma2, gamma3, similarity: as in `DAMSM`.
         seed: seed of the noise generator.
@@ -41,6 +45,7 @@ class AttnGAN(keras.Model):
         similarity_weight=5.0,
         kl_weight=1.0,
         mismatch_term=True,
+        hard_mismatch=False,
         ema_decay=0.999,
         gamma1=4.0,
         gamma2=5.0,
@@ -59,6 +64,7 @@ class AttnGAN(keras.Model):
         self.similarity_weight = similarity_weight
         self.kl_weight = kl_weight
         self.mismatch_term = mismatch_term
+        self.hard_mismatch = hard_mismatch
         self.ema_decay = ema_decay
         self.gamma1 = gamma1
         self.gamma2 = gamma2
@@ -188,6 +194,9 @@ class AttnGAN(keras.Model):
         inputs = self.generator_inputs(data["token_ids"])
         _, wrong_sentence = self.encode_text(data["wrong_token_ids"])
         sentence = inputs["sentence_feature"]
+        wrong = wrong_sentence if self.mismatch_term else None
+        if self.mismatch_term and self.hard_mismatch:
+            wrong = [wrong_sentence, closest_mismatch(sentence, match_ids, wrong_sentence)]
         with tf.GradientTape() as generator_tape:
             # Generate every stage: h1 = G1(z, e_bar), x_hat = G2(h1, e).
             outputs = self.generator(inputs, training=True)
@@ -200,8 +209,7 @@ class AttnGAN(keras.Model):
             optimizer = self.discriminator_optimizers[k]
             with tf.GradientTape() as tape:
                 real, real_cond, wrong_cond = discriminator(
-                    real_images[k], sentence,
-                    wrong_sentence if self.mismatch_term else None, training=True,
+                    real_images[k], sentence, wrong, training=True
                 )
                 fake, fake_cond, _ = discriminator(
                     tf.stop_gradient(fakes[k]), sentence, training=True
@@ -282,6 +290,7 @@ class AttnGAN(keras.Model):
                 "similarity_weight": self.similarity_weight,
                 "kl_weight": self.kl_weight,
                 "mismatch_term": self.mismatch_term,
+                "hard_mismatch": self.hard_mismatch,
                 "ema_decay": self.ema_decay,
                 "gamma1": self.gamma1,
                 "gamma2": self.gamma2,
@@ -318,6 +327,7 @@ class AttnGAN(keras.Model):
             similarity_weight=train.similarity_weight,
             kl_weight=train.kl_weight,
             mismatch_term=train.mismatch_term,
+            hard_mismatch=train.hard_mismatch,
             ema_decay=train.ema_decay,
             gamma1=model.gamma1,
             gamma2=model.gamma2,

@@ -24,11 +24,13 @@ class Discriminator(keras.Model):
     Call args:
         images: [B, s, s, 3] in [-1, 1].
         sentence_feature: e_bar [B, D].
-        wrong_sentence_feature: optional e_bar of another caption.
+        wrong_sentence_feature: optional e_bar of another caption [B, D], or
+            a list of K such tensors (several mismatched captions per image).
 
     Returns:
-        `(logits, conditional_logits, wrong_conditional_logits)`, each [B];
-        the last is None without `wrong_sentence_feature`.
+        `(logits, conditional_logits, wrong_conditional_logits)`: [B], [B],
+        and [B] for one wrong caption, [K, B] for a list of K, None without
+        `wrong_sentence_feature`.
     """
 
     def __init__(self, image_size, df_dim=64, sentence_dim=256, **kwargs):
@@ -101,7 +103,11 @@ class Discriminator(keras.Model):
         logits = ops.reshape(self.logit(x), (-1,))
         conditional = self.conditional(x, sentence_feature, training=training)
         wrong = None
-        if wrong_sentence_feature is not None:
+        if isinstance(wrong_sentence_feature, (list, tuple)):
+            wrong = ops.stack(
+                [self.conditional(x, w, training=training) for w in wrong_sentence_feature]
+            )
+        elif wrong_sentence_feature is not None:
             wrong = self.conditional(x, wrong_sentence_feature, training=training)
         return logits, conditional, wrong
 
