@@ -374,6 +374,23 @@ def build_gan(config, damsm):
     return gan
 
 
+def restore_gan(config, workdir, tokenizer):
+    """The trained GAN of `workdir` (latest GAN checkpoint) and its step.
+
+    Raises:
+        FileNotFoundError: the GAN phase has not run in `workdir`.
+    """
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, "gan"))
+    if latest is None:
+        raise FileNotFoundError(
+            f"No GAN checkpoint in {workdir}/gan: run --phase=gan (or --phase=all) first."
+        )
+    gan = build_gan(config, restore_damsm(config, workdir, tokenizer))
+    step = tf.Variable(0, dtype=tf.int64)
+    checkpointing.restore(gan_checkpoint(gan, step), latest)
+    return gan, int(step.numpy())
+
+
 def sample_images(gan, token_ids, noise, condition_noise):
     """Every stage's EMA image for fixed inputs, and the refinement attention."""
     inputs = gan.generator_inputs(token_ids, noise, condition_noise)

@@ -200,6 +200,22 @@ def test_evaluate_writes_metrics_with_real_ceilings(trained, tmp_path):
     assert "generated/r_precision" in scalars
 
 
+def test_discriminator_check_scores_every_stage_and_attribute(trained, tmp_path):
+    import json
+
+    out = str(tmp_path / "check.json")
+    result = run(["fashion_t2i.discriminator_check", f"--workdir={trained['workdir']}",
+                  "--num_images=32", f"--out={out}"])
+    with open(out) as f:
+        check = json.load(f)
+    assert check["num_images"] == 32 and check["step"] >= 2
+    assert sorted(check["own_caption_wins"]) == ["stage1", "stage2"]
+    for values in check["own_caption_wins"].values():
+        assert sorted(values) == ["class", "colour", "pattern"]
+        assert all(0.0 <= v <= 1.0 for v in values.values())
+    assert "stage2: class" in result.stdout + result.stderr
+
+
 def test_evaluate_rejects_unknown_metric(trained):
     result = run(["fashion_t2i.evaluate", f"--workdir={trained['workdir']}", "--metrics=nope"],
                  check=False)

@@ -494,6 +494,18 @@ def _captions(class_ids, colour_ids, pattern_ids, rng):
     return captions
 
 
+def plain_caption(class_id, colour_id, pattern_id):
+    """The caption of an attribute triple in one fixed wording, e.g. "a red striped t-shirt".
+
+    First synonym of the class and the pattern, no template draw: captions
+    that differ in one attribute differ in that word only.
+    """
+    noun = _CLASS_WORDS[class_id][0]
+    colour = COLOUR_NAMES[colour_id]
+    article = "" if noun in _PLURAL_NOUNS else ("an " if colour[0] in "aeiou" else "a ")
+    return f"{article}{colour} {_PATTERN_ADJECTIVES[pattern_id][0]} {noun}"
+
+
 def _pick(options, u):
     return options[int(u * len(options))]
 
