@@ -34,6 +34,8 @@ R_PRECISION_EXAMPLES = 1000
 ATTENTION_PAIRS = 4
 SAMPLE_CAPTIONS = 8
 EVAL_IMAGES = 256
+# Validation batches (of the training batch size) of the L_similarity evaluation.
+SIMILARITY_BATCHES = 8
 
 
 def resolve_data(config):
@@ -450,6 +452,47 @@ def attribute_evaluation_hook(context, gan, log_fn=log, num_images=EVAL_IMAGES):
     return hook
 
 
+def similarity_evaluation_hook(context, gan, log_fn=log, num_batches=SIMILARITY_BATCHES):
+    """A hook that measures L_similarity of the EMA generator's images of validation captions.
+
+    The first `num_batches` validation batches, each of the training batch
+    size (the loss's negatives are the other captions of the batch), with
+    fixed noise; the mean goes to TensorBoard as `eval/similarity_loss`.
+    With lambda = 0 the training step does not compute the term at all, and
+    this is where it is measured.
+    """
+    batch_size = context.config.data.batch_size
+    batches = []
+    for batch in context.validation_dataset(batch_size=batch_size).take(num_batches):
+        batches.append({key: batch[key] for key in ("token_ids", "content_id")})
+    rng = np.random.default_rng(context.config.data.seed + 2)
+    noises = [
+        (
+            rng.standard_normal((batch_size, gan.generator.z_dim)).astype(np.float32),
+            rng.standard_normal((batch_size, gan.generator.condition_dim)).astype(np.float32),
+        )
+        for _ in batches
+    ]
+
+    def hook(step, writer):
+        values = []
+        for batch, (noise, condition_noise) in zip(batches, noises):
+            images = sample_images(gan, batch["token_ids"], noise, condition_noise)[0][-1]
+            loss = gan.similarity_loss(
+                tf.constant(images), batch["token_ids"], batch["content_id"]
+            )
+            values.append(float(loss))
+        value = float(np.mean(values))
+        with writer.as_default(step=step):
+            tf.summary.scalar("eval/similarity_loss", value)
+        log_fn(
+            f"[gan] step {step}  L_similarity of generated images, "
+            f"{len(values) * batch_size} validation captions: {value:.4f}"
+        )
+
+    return hook
+
+
 def train_gan(context, log_fn=log):
     """Phase 2: trains the generator and discriminators with the encoders frozen."""
     config, workdir = context.config, context.workdir
@@ -480,7 +523,10 @@ def train_gan(context, log_fn=log):
                 fixed["lengths"].numpy(), step_value, writer,
             )
 
-    hooks = [(train.image_every, image_summaries)]
+    hooks = [
+        (train.image_every, image_summaries),
+        (train.eval_every, similarity_evaluation_hook(context, gan, log_fn)),
+    ]
     if context.train_reader.has_attributes and context.validation_reader.has_attributes:
         hooks.append((train.eval_every, attribute_evaluation_hook(context, gan, log_fn)))
 

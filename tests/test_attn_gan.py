@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 import model_fixtures
+from fashion_t2i import losses
 from fashion_t2i import train_lib
 from fashion_t2i.models.attn_gan import AttnGAN
 
@@ -127,15 +128,15 @@ def test_train_step_returns_every_loss_and_finite(first_step):
 
 
 @pytest.mark.slow
-def test_zero_similarity_weight_logs_the_similarity_without_training_on_it():
+def test_zero_similarity_weight_leaves_the_similarity_out_of_the_step():
     config = CONFIG.replace(train={"similarity_weight": 0.0})
     keras.utils.set_random_seed(0)
     gan = train_lib.build_gan(config, train_lib.build_damsm(config, VOCAB))
+    assert "similarity_loss" not in gan.loss_names
     before = State(gan)
     results = tf.function(gan.train_step)(model_fixtures.fake_batch(config, seed=1))
     results = {k: float(v) for k, v in results.items()}
-    # Still measured (forward only), no longer part of L_G.
-    assert np.isfinite(results["similarity_loss"]) and results["similarity_loss"] > 0
+    assert "similarity_loss" not in results
     expected_g = (
         sum(results[f"generator_adversarial_loss_{k + 1}"] for k in range(NUM_STAGES))
         + config.train.kl_weight * results["kl_loss"]
@@ -143,6 +144,28 @@ def test_zero_similarity_weight_logs_the_similarity_without_training_on_it():
     np.testing.assert_allclose(results["generator_loss"], expected_g, rtol=1e-5)
     changed = model_fixtures.changed(before.generator, State(gan).generator)
     assert changed and all(changed)
+    # Measured outside the step instead, on any images and captions.
+    batch = model_fixtures.fake_batch(config, seed=2)
+    value = gan.similarity_loss(batch["images"][-1], batch["token_ids"], batch["content_id"])
+    assert np.isfinite(float(value)) and float(value) > 0
+
+
+def test_similarity_loss_is_the_generator_loss_term(gan):
+    """`similarity_loss` on a batch equals the term the train step weighs by lambda."""
+    batch = model_fixtures.fake_batch(CONFIG, seed=4)
+    images, token_ids = batch["images"][-1], batch["token_ids"]
+    word_features, sentence = gan.encode_text(token_ids)
+    region_features, global_feature = gan.image_encoder(images, training=False)
+    expected = losses.similarity_loss(
+        word_features, sentence, tf.not_equal(token_ids, 0), region_features, global_feature,
+        gamma1=gan.gamma1, gamma2=gan.gamma2, gamma3=gan.gamma3, mode=gan.similarity,
+        match_ids=batch["content_id"],
+    )["similarity_loss"]
+    actual = gan.similarity_loss(images, token_ids, batch["content_id"])
+    np.testing.assert_allclose(actual, expected, rtol=1e-6)
+    # Other captions give another value: the captions are read.
+    shuffled = gan.similarity_loss(images, tf.roll(token_ids, 1, axis=0), batch["content_id"])
+    assert abs(float(shuffled) - float(actual)) > 1e-6
 
 
 def _first_step_losses(config):

@@ -102,7 +102,7 @@ def test_benchmark_runs_on_the_smoke_preset(phase):
 
 
 @pytest.mark.slow
-def test_zero_similarity_weight_drops_the_image_encoder_backward_pass():
+def test_zero_similarity_weight_drops_the_image_encoder():
     def count(weight):
         result = train_step.benchmark(
             preset="smoke", phase="gan", steps=1, repeats=1, matmul_size=128,
@@ -111,14 +111,14 @@ def test_zero_similarity_weight_drops_the_image_encoder_backward_pass():
         assert result["similarity_weight"] == weight
         return result["flops_by_network"]
 
-    trained, logged = count(1.0), count(0.0)
-    # Forward only: the frozen image encoder and the loss's attention einsums
-    # keep their forward pass and lose their backward pass (to the images;
-    # the encoder has no weight gradients either way); every network does
-    # the same work as before.
-    dropped = {"backward/image_encoder", "backward/einsum"}
-    assert trained["backward/image_encoder"] > 0.5 * trained["forward/image_encoder"]
-    assert dropped <= set(trained) and not dropped & set(logged)
+    trained, without = count(1.0), count(0.0)
+    # The frozen image encoder runs forward and backward (to the images) for
+    # L_similarity; at lambda 0 it does not run at all, and neither do the
+    # loss's attention einsums (the generator's word attention keeps its own).
+    assert trained["forward/image_encoder"] > 0 and trained["backward/image_encoder"] > 0
+    assert not any("image_encoder" in name for name in without)
+    for name in ("forward/einsum", "backward/einsum"):
+        assert without.get(name, 0.0) < trained[name], name
     for name in trained:
-        if name not in dropped:
-            assert logged.get(name) == pytest.approx(trained[name], rel=1e-6), name
+        if "image_encoder" not in name and "einsum" not in name:
+            assert without.get(name) == pytest.approx(trained[name], rel=1e-6), name

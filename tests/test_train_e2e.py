@@ -73,6 +73,7 @@ def test_tensorboard_logs_hold_every_loss_and_images(trained):
         "discriminator_loss_1", "discriminator_loss_2",
     ):
         assert f"loss/{name}" in scalars
+    assert {"eval/similarity_loss", "eval/class_accuracy"} <= scalars
     assert {"gan/samples", "gan/attention"} <= images
 
 

@@ -73,8 +73,8 @@ def _demo():
         # fooled: with lambda = 1 the generator learns textures that lower
         # L_similarity (colour accuracy 0.67, class 0.12 after 600 GAN
         # steps); with lambda = 0 it learns the products (0.87, 0.22). So the
-        # demo logs L_similarity of its images but does not train on it (which
-        # also skips the image encoder's backward pass, a quarter of the step).
+        # demo does not train on L_similarity, and its steps skip the image
+        # encoder (measured at every evaluation instead).
         # Evaluation every 300 steps: at every 100 it took a sixth of the time.
         train=TrainConfig(
             damsm_steps=400,

@@ -75,8 +75,11 @@ class AttnGAN(keras.Model):
         self.generator_ema.trainable = False
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
         num_stages = len(self.discriminators)
+        # L_similarity is a loss term (and logged) only when lambda > 0; its
+        # value at lambda = 0 is measured outside training (`similarity_loss`).
         self.loss_names = (
-            ["generator_loss", "kl_loss", "similarity_loss"]
+            ["generator_loss", "kl_loss"]
+            + (["similarity_loss"] if similarity_weight else [])
             + [f"generator_adversarial_loss_{k + 1}" for k in range(num_stages)]
             + [f"discriminator_loss_{k + 1}" for k in range(num_stages)]
         )
@@ -238,11 +241,6 @@ class AttnGAN(keras.Model):
                 similarity = self._similarity(fakes[-1], inputs, sentence, match_ids)
                 g_loss += self.similarity_weight * similarity
             scaled = self.generator_optimizer.scale_loss(distribute.for_gradient(g_loss))
-        if not self.similarity_weight:
-            # Logged only: no gradient through the image encoder (a quarter of the step).
-            similarity = self._similarity(
-                tf.stop_gradient(fakes[-1]), inputs, sentence, match_ids
-            )
         variables = self.generator.trainable_variables
         gradients = generator_tape.gradient(scaled, variables)
         all_finite = discriminators_finite & distribute.all_replicas(tf.math.is_finite(g_loss))
@@ -254,13 +252,32 @@ class AttnGAN(keras.Model):
         mean = distribute.mean_over_replicas
         for k, value in enumerate(adversarial):
             terms[f"generator_adversarial_loss_{k + 1}"] = mean(value)
-        terms.update(
-            {"generator_loss": mean(g_loss), "similarity_loss": similarity, "kl_loss": mean(kl)}
-        )
+        terms.update({"generator_loss": mean(g_loss), "kl_loss": mean(kl)})
+        if self.similarity_weight:
+            terms["similarity_loss"] = similarity
         finite.track(self.trackers, terms, all_finite)
         results = {name: terms[name] for name in self.loss_names}
         results["finite"] = all_finite
         return results
+
+    def similarity_loss(self, images, token_ids, match_ids=None):
+        """L_similarity of images and captions through the frozen DAMSM encoders.
+
+        What the generator loss weighs by lambda, for any images (e.g. the
+        EMA generator's on validation captions); every caption of the batch
+        is compared with every image.
+
+        Args:
+            images: [B, s, s, 3] in [-1, 1] at the final stage size.
+            token_ids: int32 [B, T] of the captions.
+            match_ids: optional [B]; equal ids are not negatives of each other.
+
+        Returns:
+            The scalar loss.
+        """
+        word_features, sentence = self.encode_text(token_ids)
+        inputs = {"word_features": word_features, "word_mask": tf.not_equal(token_ids, 0)}
+        return self._similarity(images, inputs, sentence, match_ids)
 
     def _similarity(self, images, inputs, sentence, match_ids):
         """L_similarity of generated images and their captions over the global batch."""
