@@ -74,7 +74,7 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
     if "attributes" in metrics:
         train = FashionGenReader.from_config(config.data.train_path, config.data)
         classifier, accuracy = evaluation.attribute_classifier(
-            workdir, train, validation, size, log_fn=log_fn
+            workdir, train, validation, size, seed=config.data.seed, log_fn=log_fn
         )
         labels = evaluation.attribute_labels(examples)
         fake_unit = evaluation.to_unit_range(fake, size)

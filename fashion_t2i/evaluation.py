@@ -59,12 +59,14 @@ def attribute_labels(examples):
 
 
 def attribute_classifier(workdir, train_reader, validation_reader, size, num_train=12000,
-                         num_validation=2000, epochs=4, log_fn=log):
+                         num_validation=2000, epochs=4, seed=0, log_fn=log):
     """The attribute classifier of a run, trained on real images once and cached.
 
     Trained on `num_train` real training images at the generator's output
-    size; its accuracy on `num_validation` real validation images (the
-    ceiling of the generated-image accuracies) is stored beside it.
+    size (cosine learning-rate decay, global seeds set to `seed` first, so
+    the same data gives the same classifier); its accuracy on
+    `num_validation` real validation images (the ceiling of the
+    generated-image accuracies) is stored beside it.
 
     Returns:
         `(model, real_validation_accuracy)`.
@@ -96,6 +98,7 @@ def attribute_classifier(workdir, train_reader, validation_reader, size, num_tra
         attribute_labels(val),
         epochs=epochs,
         heads={name: classes for name, (_, classes) in ATTRIBUTE_HEADS.items()},
+        seed=seed,
     )
     accuracy = {k: float(v) for k, v in accuracy.items()}
     os.makedirs(directory, exist_ok=True)

@@ -422,7 +422,8 @@ def attribute_evaluation_hook(context, gan, log_fn=log, num_images=EVAL_IMAGES):
     size = context.stage_sizes[-1]
     num_images = min(num_images, context.validation_reader.num_examples)
     classifier, real_accuracy = evaluation.attribute_classifier(
-        context.workdir, context.train_reader, context.validation_reader, size, log_fn=log_fn
+        context.workdir, context.train_reader, context.validation_reader, size,
+        seed=context.config.data.seed, log_fn=log_fn,
     )
     examples = evaluation.read_examples(context.validation_reader, num_images)
     token_ids, _ = context.tokenizer(tf.constant(evaluation.decode_captions(examples)))

@@ -127,3 +127,32 @@ def test_bad_training_input_raises(change, match):
     arguments.update(change)
     with pytest.raises(ValueError, match=match):
         train_attribute_classifier(**arguments)
+
+
+def _train_tiny(seed, **kwargs):
+    rng = np.random.default_rng(1)
+    images, labels = _synthetic_products(128, rng)
+    val_images, val_labels = _synthetic_products(64, rng)
+    return train_attribute_classifier(
+        images, labels, val_images, val_labels, epochs=2, batch_size=32, seed=seed,
+        **TINY, **kwargs,
+    )
+
+
+def test_seed_makes_the_classifier_reproducible():
+    first, accuracy = _train_tiny(seed=3)
+    again, accuracy_again = _train_tiny(seed=3)
+    other, _ = _train_tiny(seed=4)
+    assert accuracy == accuracy_again
+    for a, b in zip(first.weights, again.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert any(not np.array_equal(a.numpy(), b.numpy()) for a, b in zip(first.weights, other.weights))
+
+
+def test_cosine_decay_ends_the_training_at_learning_rate_zero():
+    # 128 images, batch 32, 2 epochs: 8 steps, the last at learning rate 0.
+    decayed, _ = _train_tiny(seed=0)
+    constant, _ = _train_tiny(seed=0, cosine_decay=False)
+    assert decayed.optimizer.iterations.numpy() == 8
+    assert float(decayed.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    assert float(constant.optimizer.learning_rate) == pytest.approx(1e-3)

@@ -217,11 +217,15 @@ def train_attribute_classifier(
     filters=(32, 64),
     embedding_dim=128,
     dropout=0.3,
+    cosine_decay=True,
+    seed=None,
     verbose=0,
 ):
     """Trains an `AttributeClassifier` on real images and reports validation accuracy.
 
-    Adam on the sum of the per-head sparse categorical cross-entropies.
+    Adam on the sum of the per-head sparse categorical cross-entropies, its
+    learning rate decayed to zero over the training on a cosine (the weights
+    settle, so the batch-norm statistics of the last steps fit them).
 
     Args:
         images: `[N, S, S, C]` float array in [-1, 1] (S becomes `image_size`).
@@ -230,13 +234,18 @@ def train_attribute_classifier(
         val_labels: dict with the same attributes as `labels`, `[M]` each.
         epochs: passes over `images`.
         batch_size: images per step.
-        learning_rate: Adam learning rate.
+        learning_rate: Adam learning rate (the initial one with `cosine_decay`).
         heads: dict `{attribute: number of classes}`; by default one more
             than the largest label seen in `labels` and `val_labels`. Pass it
             when some class may be absent from the data.
         filters: see `AttributeClassifier`.
         embedding_dim: see `AttributeClassifier`.
         dropout: see `AttributeClassifier`.
+        cosine_decay: decay the learning rate to zero; False keeps it constant.
+        seed: when given, `keras.utils.set_random_seed(seed)` first (Python,
+            numpy and backend global seeds), so the initial weights, the
+            shuffling and the dropout masks, and with them the classifier,
+            are the same on every run.
         verbose: `keras.Model.fit` verbosity.
 
     Returns:
@@ -276,6 +285,8 @@ def train_attribute_classifier(
                     f"got [{array.min()}, {array.max()}]."
                 )
 
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
     model = AttributeClassifier(
         heads,
         image_size=images.shape[1],
@@ -284,6 +295,9 @@ def train_attribute_classifier(
         embedding_dim=embedding_dim,
         dropout=dropout,
     )
+    if cosine_decay:
+        steps = epochs * -(-len(images) // batch_size)
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss={name: "sparse_categorical_crossentropy" for name in heads},
