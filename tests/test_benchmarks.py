@@ -71,3 +71,16 @@ def test_input_pipeline_benchmark_times_the_training_step_itself(capsys):
 
     assert math.isfinite(rate) and rate > 0
     assert "smoke GAN step: " in capsys.readouterr().out
+
+
+def test_hdf5_source_crops_and_flips_like_fashion_gen_training(tmp_path):
+    from fashion_t2i.config import get_preset
+
+    demo = get_preset("demo")
+    assert not demo.data.augment
+    hdf5 = input_pipeline.source_config(
+        demo, "hdf5", str(tmp_path), hdf5_path=str(tmp_path / "given.h5")
+    )
+    assert hdf5.data.augment and hdf5.data.train_path.endswith("given.h5")
+    embedded = input_pipeline.source_config(demo, "embedded", str(tmp_path), data_dir="d")
+    assert not embedded.data.augment and embedded.data.fashion_mnist_dir == "d"
