@@ -23,7 +23,8 @@ from fashion_t2i.config import Config
 from fashion_t2i.data import fashion_mnist_builder
 from fashion_t2i.training_loop import log
 
-ATTRIBUTES = ("class", "colour", "pattern")
+# The attributes every embedded caption names, in the evaluation's order.
+ATTRIBUTES = tuple(evaluation.ATTRIBUTE_HEADS)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/demo", "Trained run (GAN checkpoint).")

@@ -1,6 +1,7 @@
 """Captions with one attribute changed, for `fashion_t2i.discriminator_check`."""
 
 import numpy as np
+import tensorflow as tf
 import pytest
 
 from fashion_t2i import discriminator_check
@@ -48,3 +49,33 @@ def test_captions_of_a_swapped_attribute_differ_in_that_word_only():
 
 def test_plain_caption_uses_an_before_a_vowel():
     assert fashion_mnist_builder.plain_caption(3, 6, 0) == "an orange plain dress"
+
+
+class _ColourOnlyGAN:
+    """Stand-in GAN whose one discriminator checks the colour word and nothing else.
+
+    Its "images" are colour ids; the conditional logit is 1 when the caption
+    names the image's colour, else 0 (ties count as not winning).
+    """
+
+    def __init__(self):
+        self.discriminators = [self._discriminator]
+
+    @staticmethod
+    def encode_text(captions):
+        return None, captions
+
+    @staticmethod
+    def _discriminator(images, sentence, training=False):
+        names = [fashion_mnist_builder.COLOUR_NAMES[i] for i in images.numpy()]
+        captions = [c.decode() for c in sentence.numpy()]
+        logits = [float(f" {name} " in f" {c} ") for name, c in zip(names, captions)]
+        return None, tf.constant(logits), None
+
+
+def test_check_reports_the_attributes_a_discriminator_reads():
+    result = discriminator_check.check(
+        _ColourOnlyGAN(), lambda captions: (captions, None), [IDS["colour"]], IDS, seed=0
+    )
+    # Changing the colour always loses; class and pattern changes tie.
+    assert result == {"stage1": {"class": 0.0, "colour": 1.0, "pattern": 0.0}}
