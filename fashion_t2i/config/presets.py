@@ -48,7 +48,7 @@ def _smoke():
 def _demo():
     return Config(
         preset="demo",
-        # No crop or flip: the GAN sees under one epoch, where augmentation
+        # No crop or flip: the GAN sees about one epoch, where augmentation
         # only blurs the products (off: pattern accuracy of generated images
         # 0.41 -> 1.00 and class 0.28 -> 0.45 after 900 steps).
         data=DataConfig(batch_size=32, fashion_mnist_size=64, augment=False),
