@@ -1,11 +1,11 @@
 """Writes the text-to-image graph of a trained workdir as a versioned SavedModel."""
 
 import os
-import shutil
 
 import keras
 import tensorflow as tf
 
+from fashion_t2i import files
 from fashion_t2i.config.config import CONFIG_FILENAME
 
 TEXTS = tf.TensorSpec([None], tf.string, name="texts")
@@ -52,9 +52,6 @@ def export_saved_model(model, base_dir, model_name, version=None, verbose=False)
     final = os.path.join(model_dir, str(version))
     if os.path.exists(final):
         raise FileExistsError(f"{final} exists; pass another --version or leave it unset.")
-    tmp = os.path.join(model_dir, f".tmp-{version}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(model_dir, exist_ok=True)
 
     def serve(texts):
         outputs = model.generate(texts, model.random_seeds(texts))
@@ -74,10 +71,10 @@ def export_saved_model(model, base_dir, model_name, version=None, verbose=False)
     archive.add_endpoint("serving_default", serve, input_signature=[TEXTS])
     archive.add_endpoint("generate", generate, input_signature=[TEXTS, SEEDS])
     archive.add_endpoint("attention", attention, input_signature=[TEXTS, SEEDS])
-    archive.write_out(tmp, verbose=verbose)
-    extra = os.path.join(tmp, "assets.extra")
-    os.makedirs(extra, exist_ok=True)
-    model.config.save(extra)
-    os.rename(tmp, final)
+    # TF Serving loads only numbered directories: the hidden temporary one is
+    # invisible to it until the rename.
+    with files.atomic_path(final) as tmp:
+        archive.write_out(tmp, verbose=verbose)
+        model.config.save(os.path.join(tmp, "assets.extra"))
     assert os.path.exists(os.path.join(final, "assets.extra", CONFIG_FILENAME))
     return final

@@ -20,11 +20,11 @@ from absl import flags
 from fashion_t2i import evaluation
 from fashion_t2i import train_lib
 from fashion_t2i.config import Config
-from fashion_t2i.data import fashion_mnist_builder
+from fashion_t2i.data import attributes
 from fashion_t2i.training_loop import log
 
 # The attributes every embedded caption names, in the evaluation's order.
-ATTRIBUTES = tuple(evaluation.ATTRIBUTE_HEADS)
+ATTRIBUTES = tuple(attributes.ATTRIBUTE_HEADS)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/demo", "Trained run (GAN checkpoint).")
@@ -35,7 +35,7 @@ flags.DEFINE_string("out", None, "Also write the result as JSON here.")
 
 def swapped_ids(ids, attribute, rng):
     """`ids` ({attribute: [N] ints}) with `attribute` moved to another value per row."""
-    num_values = evaluation.ATTRIBUTE_HEADS[attribute][1]
+    num_values = attributes.ATTRIBUTE_HEADS[attribute][1]
     out = {name: np.asarray(values).copy() for name, values in ids.items()}
     shift = rng.integers(1, num_values, size=len(out[attribute]))
     out[attribute] = (out[attribute] + shift) % num_values
@@ -44,7 +44,7 @@ def swapped_ids(ids, attribute, rng):
 
 def plain_captions(ids):
     return [
-        fashion_mnist_builder.plain_caption(c, o, p)
+        attributes.plain_caption(c, o, p)
         for c, o, p in zip(ids["class"], ids["colour"], ids["pattern"])
     ]
 

@@ -44,7 +44,7 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
     from fashion_t2i import train_lib
     from fashion_t2i.config import Config
     from fashion_t2i.data.fashion_gen_reader import FashionGenReader
-    from fashion_t2i.data.input_pipeline import content_id
+    from fashion_t2i.data.attributes import content_id
     from fashion_t2i.text_to_image import TextToImage
 
     unknown = set(metrics) - set(METRICS)

@@ -12,18 +12,12 @@ import numpy as np
 import tensorflow as tf
 
 from fashion_t2i import files
-from fashion_t2i.data import fashion_mnist_builder
+from fashion_t2i.data.attributes import ATTRIBUTE_HEADS
 from fashion_t2i.metrics import attribute_classifier as attribute_lib
 from fashion_t2i.metrics import frechet_distance
 from fashion_t2i.metrics import inception_score
 from fashion_t2i.training_loop import log
 
-# attribute -> (dataset of its ids, number of values)
-ATTRIBUTE_HEADS = {
-    "class": ("class_id", len(fashion_mnist_builder.CLASS_NAMES)),
-    "colour": ("colour_id", len(fashion_mnist_builder.COLOUR_NAMES)),
-    "pattern": ("pattern_id", len(fashion_mnist_builder.PATTERN_NAMES)),
-}
 CLASSIFIER_FILENAME = "attribute_classifier.keras"
 CLASSIFIER_INFO_FILENAME = "attribute_classifier.json"
 

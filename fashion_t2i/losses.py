@@ -112,7 +112,7 @@ def global_scores(sentence_feature, global_feature):
     return cosine_similarity(sentence_feature[:, None, :], global_feature[None, :, :])
 
 
-def matching_losses(scores, gamma3, match_ids=None, valid=None):
+def matching_losses(scores, gamma3, content_ids=None, valid=None):
     """The two batch-softmax losses over a [text, image] score matrix.
 
     L1 = -mean_i log P(E_i | V_i), P(E_i | V_i) = softmax over captions j of
@@ -123,7 +123,7 @@ def matching_losses(scores, gamma3, match_ids=None, valid=None):
     Args:
         scores: [B, B], diagonal = true pairs.
         gamma3: softmax scale.
-        match_ids: optional int [B]. Off-diagonal pairs with equal ids are
+        content_ids: optional int [B]. Off-diagonal pairs with equal ids are
             not negatives (several poses of one product, or the same class):
             they are removed from both softmaxes.
         valid: optional bool [B]. Examples that are False (no words) do not
@@ -135,8 +135,8 @@ def matching_losses(scores, gamma3, match_ids=None, valid=None):
     batch = tf.shape(scores)[0]
     logits = gamma3 * scores
     keep = tf.ones([batch, batch], tf.bool)
-    if match_ids is not None:
-        same = tf.equal(match_ids[:, None], match_ids[None, :])
+    if content_ids is not None:
+        same = tf.equal(content_ids[:, None], content_ids[None, :])
         keep = tf.logical_not(same) | tf.eye(batch, dtype=tf.bool)
     if valid is not None:
         valid = tf.cast(valid, tf.bool)
@@ -164,7 +164,7 @@ def similarity_loss(
     gamma2=5.0,
     gamma3=10.0,
     mode="t2i",
-    match_ids=None,
+    content_ids=None,
 ):
     """L_similarity = L_global + L1_local + L2_local (+ the i2t pair with mode="both").
 
@@ -175,7 +175,7 @@ def similarity_loss(
         gamma1, gamma2, gamma3: AttnGAN's 4, 5, 10.
         mode: "t2i" (words attend to regions), "i2t" (regions attend to
             words) or "both".
-        match_ids: optional int [B], see `matching_losses`.
+        content_ids: optional int [B], see `matching_losses`.
 
     Returns:
         A dict of scalars: `similarity_loss` (the sum) and its terms
@@ -186,17 +186,17 @@ def similarity_loss(
     valid = tf.reduce_any(word_mask, axis=1)
     terms = {}
     terms["global_loss_1"], terms["global_loss_2"] = matching_losses(
-        global_scores(sentence_feature, global_feature), gamma3, match_ids, valid
+        global_scores(sentence_feature, global_feature), gamma3, content_ids, valid
     )
     if mode in ("t2i", "both"):
         scores, _ = word_region_scores(word_features, word_mask, region_features, gamma1, gamma2)
         terms["t2i_loss_1"], terms["t2i_loss_2"] = matching_losses(
-            scores, gamma3, match_ids, valid
+            scores, gamma3, content_ids, valid
         )
     if mode in ("i2t", "both"):
         scores = region_word_scores(word_features, word_mask, region_features, gamma1, gamma2)
         terms["i2t_loss_1"], terms["i2t_loss_2"] = matching_losses(
-            scores, gamma3, match_ids, valid
+            scores, gamma3, content_ids, valid
         )
     terms["similarity_loss"] = tf.add_n(list(terms.values()))
     return terms

@@ -15,7 +15,7 @@ from fashion_t2i import losses
 from fashion_t2i import visualization
 from fashion_t2i.config import Config
 from fashion_t2i.data.fashion_gen_reader import FashionGenReader
-from fashion_t2i.data.fashion_mnist_builder import FashionMnistBuilder
+from fashion_t2i.data.build_fashion_mnist_lib import FashionMnistBuilder
 from fashion_t2i.data.input_pipeline import InputPipeline
 from fashion_t2i.metrics import r_precision as r_precision_lib
 from fashion_t2i.models.attn_gan import AttnGAN
@@ -194,7 +194,7 @@ def encode_validation(damsm, dataset, max_examples):
     )
 
 
-def r_precision(image_features, sentence_features, content_keys, seed=0):
+def r_precision(image_features, sentence_features, content_ids, seed=0):
     """AttnGAN R-precision: the true caption ranked first among 100 candidates.
 
     The 99 wrong candidates are captions of examples with other content
@@ -203,7 +203,7 @@ def r_precision(image_features, sentence_features, content_keys, seed=0):
     answer.
     """
     candidate_sets = r_precision_lib.sample_candidates(
-        len(content_keys), NUM_CANDIDATES, content_keys, rng=seed
+        len(content_ids), NUM_CANDIDATES, content_ids, rng=seed
     )
     scores = r_precision_lib.candidate_scores(image_features, sentence_features, candidate_sets)
     return r_precision_lib.r_precision(scores)

@@ -159,7 +159,7 @@ def test_similarity_loss_is_the_generator_loss_term(gan):
     expected = losses.similarity_loss(
         word_features, sentence, tf.not_equal(token_ids, 0), region_features, global_feature,
         gamma1=gan.gamma1, gamma2=gan.gamma2, gamma3=gan.gamma3, mode=gan.similarity,
-        match_ids=batch["content_id"],
+        content_ids=batch["content_id"],
     )["similarity_loss"]
     actual = gan.similarity_loss(images, token_ids, batch["content_id"])
     np.testing.assert_allclose(actual, expected, rtol=1e-6)

@@ -5,7 +5,7 @@ import tensorflow as tf
 import pytest
 
 from fashion_t2i import discriminator_check
-from fashion_t2i.data import fashion_mnist_builder
+from fashion_t2i.data import attributes
 
 IDS = {
     "class": np.array([0, 1, 9, 5]),
@@ -48,7 +48,7 @@ def test_captions_of_a_swapped_attribute_differ_in_that_word_only():
 
 
 def test_plain_caption_uses_an_before_a_vowel():
-    assert fashion_mnist_builder.plain_caption(3, 6, 0) == "an orange plain dress"
+    assert attributes.plain_caption(3, 6, 0) == "an orange plain dress"
 
 
 class _ColourOnlyGAN:
@@ -67,7 +67,7 @@ class _ColourOnlyGAN:
 
     @staticmethod
     def _discriminator(images, sentence, training=False):
-        names = [fashion_mnist_builder.COLOUR_NAMES[i] for i in images.numpy()]
+        names = [attributes.COLOUR_NAMES[i] for i in images.numpy()]
         captions = [c.decode() for c in sentence.numpy()]
         logits = [float(f" {name} " in f" {c} ") for name, c in zip(names, captions)]
         return None, tf.constant(logits), None

@@ -87,13 +87,13 @@ def np_aggregate(relevance, mask, gamma2):
     return float(np.log(np.sum(np.exp(gamma2 * np.array(valid)))))
 
 
-def np_matching_losses(scores, gamma3, match_ids=None, valid=None):
+def np_matching_losses(scores, gamma3, content_ids=None, valid=None):
     """L1 (softmax over captions in image i's column), L2 (over images in caption i's row)."""
     batch = len(scores)
     valid = [True] * batch if valid is None else list(valid)
 
     def is_negative(i, j):
-        if match_ids is not None and match_ids[i] == match_ids[j]:
+        if content_ids is not None and content_ids[i] == content_ids[j]:
             return False
         return valid[i] and valid[j]
 
@@ -273,10 +273,10 @@ def test_matching_losses_gamma3_scaling(gamma3):
     assert not np.isclose(expected_1, expected_2)
 
 
-def test_matching_losses_mask_pairs_with_equal_match_ids():
-    match_ids = np.array([7, 7, 3])
-    loss_1, loss_2 = losses.matching_losses(tf.constant(SCORES), 10.0, tf.constant(match_ids))
-    expected_1, expected_2 = np_matching_losses(SCORES, 10.0, match_ids=match_ids)
+def test_matching_losses_mask_pairs_with_equal_content_ids():
+    content_ids = np.array([7, 7, 3])
+    loss_1, loss_2 = losses.matching_losses(tf.constant(SCORES), 10.0, tf.constant(content_ids))
+    expected_1, expected_2 = np_matching_losses(SCORES, 10.0, content_ids=content_ids)
     np.testing.assert_allclose(loss_1, expected_1, rtol=1e-5)
     np.testing.assert_allclose(loss_2, expected_2, rtol=1e-5)
     unmasked = np_matching_losses(SCORES, 10.0)
@@ -296,16 +296,16 @@ def test_matching_losses_valid_weights_exclude_examples():
     )
 
 
-def test_matching_losses_match_ids_and_valid_together():
+def test_matching_losses_content_ids_and_valid_together():
     scores = np.array(
         [[0.9, 0.1, 0.4, 0.2], [0.6, 0.2, -0.3, 0.8], [0.0, 0.5, 0.7, 0.1], [0.3, 0.3, 0.3, 0.3]],
         np.float32,
     )
-    match_ids = np.array([1, 2, 1, 5])
+    content_ids = np.array([1, 2, 1, 5])
     valid = np.array([True, True, True, False])
-    out = losses.matching_losses(scores, 10.0, match_ids, valid)
+    out = losses.matching_losses(scores, 10.0, content_ids, valid)
     np.testing.assert_allclose(
-        out, np_matching_losses(scores, 10.0, match_ids=match_ids, valid=valid), rtol=1e-5
+        out, np_matching_losses(scores, 10.0, content_ids=content_ids, valid=valid), rtol=1e-5
     )
 
 

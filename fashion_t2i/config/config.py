@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 
+from fashion_t2i import files
 from fashion_t2i.config.data_config import DataConfig
 from fashion_t2i.config.export_config import ExportConfig
 from fashion_t2i.config.model_config import ModelConfig
@@ -72,12 +73,8 @@ class Config:
 
     def save(self, directory):
         """Writes `config.json` in `directory` atomically; returns its path."""
-        os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, CONFIG_FILENAME)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(self.to_json() + "\n")
-        os.replace(tmp, path)
+        files.write_text(path, self.to_json() + "\n")
         return path
 
     @classmethod

@@ -8,7 +8,7 @@ every time.
 
 from absl import app, flags
 
-from fashion_t2i.data import fashion_mnist_builder
+from fashion_t2i.data import build_fashion_mnist_lib
 
 _OUT_DIR = flags.DEFINE_string(
     "out_dir", "data/fashion_mnist", "Directory of train.h5, validation.h5 and build_info.json."
@@ -23,7 +23,7 @@ _VALIDATION_LIMIT = flags.DEFINE_integer(
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the colour, pattern and caption draws.")
 _SOURCE_DIR = flags.DEFINE_string(
     "source_dir",
-    fashion_mnist_builder.DEFAULT_SOURCE_DIR,
+    build_fashion_mnist_lib.DEFAULT_SOURCE_DIR,
     "Directory of the Fashion-MNIST *-ubyte.gz files (Debian package dataset-fashion-mnist); "
     "when it does not exist the Keras download is tried.",
 )
@@ -32,7 +32,7 @@ _SOURCE_DIR = flags.DEFINE_string(
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    fashion_mnist_builder.FashionMnistBuilder(
+    build_fashion_mnist_lib.FashionMnistBuilder(
         out_dir=_OUT_DIR.value,
         size=_SIZE.value,
         train_limit=_TRAIN_LIMIT.value,

@@ -6,7 +6,7 @@
 
 from absl import app, flags
 
-from fashion_t2i.data import catalogue_converter
+from fashion_t2i.data import convert_catalogue_lib
 
 _IMAGE_DIR = flags.DEFINE_string(
     "image_dir", None, "Folder the 'image' paths of the captions file are relative to."
@@ -28,7 +28,7 @@ _MAX_LISTED = 20
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    converter = catalogue_converter.CatalogueConverter(
+    converter = convert_catalogue_lib.CatalogueConverter(
         image_dir=_IMAGE_DIR.value,
         captions_path=_CAPTIONS.value,
         size=_SIZE.value,

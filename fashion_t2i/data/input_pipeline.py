@@ -2,24 +2,11 @@
 
 import tensorflow as tf
 
+from fashion_t2i.data.attributes import content_id
+
 
 # AttnGAN enlarges images by 76/64 before a random crop back to the final size.
 CROP_MARGIN = 76.0 / 64.0
-
-
-def content_id(example):
-    """Ids equal exactly for examples that show the same thing.
-
-    The product id, or with attribute ids the (class, colour, pattern)
-    combination, packed in 20 bits each so combinations never collide.
-    Works on a dict of tensors or of numpy arrays.
-    """
-    if "class_id" not in example:
-        return example["product_id"]
-    class_id, colour_id, pattern_id = (
-        tf.cast(example[key], tf.int64) for key in ("class_id", "colour_id", "pattern_id")
-    )
-    return class_id * 2**40 + colour_id * 2**20 + pattern_id
 
 
 class InputPipeline:

@@ -20,7 +20,7 @@ Typical use::
 import numpy as np
 
 
-def sample_candidates(num_examples, num_candidates, content_keys, rng):
+def sample_candidates(num_examples, num_candidates, content_ids, rng):
     """Draws the caption candidates of every example.
 
     Each example gets its own caption plus `num_candidates - 1` captions of
@@ -35,7 +35,7 @@ def sample_candidates(num_examples, num_candidates, content_keys, rng):
         num_examples: N, the number of examples (captions and images).
         num_candidates: candidates per example including the true one
             (AttnGAN: 100).
-        content_keys: length-N sequence of hashable keys (or a `[N, K]`
+        content_ids: length-N sequence of hashable keys (or a `[N, K]`
             array, one key per row) saying which examples share content: the
             product id on Fashion-Gen, the (class, colour, pattern) tuple on
             the embedded data.
@@ -48,13 +48,13 @@ def sample_candidates(num_examples, num_candidates, content_keys, rng):
         wrong candidates, all with a content key different from example i's.
 
     Raises:
-        ValueError: `content_keys` does not have N entries,
+        ValueError: `content_ids` does not have N entries,
             `num_candidates < 2`, or some example has fewer than
             `num_candidates - 1` examples with different content.
     """
-    if len(content_keys) != num_examples:
+    if len(content_ids) != num_examples:
         raise ValueError(
-            f"content_keys has {len(content_keys)} entries for num_examples={num_examples}."
+            f"content_ids has {len(content_ids)} entries for num_examples={num_examples}."
         )
     if num_candidates < 2:
         raise ValueError(f"num_candidates must be at least 2, got {num_candidates}.")
@@ -63,7 +63,7 @@ def sample_candidates(num_examples, num_candidates, content_keys, rng):
     # Sort examples by content group: group g occupies order[start[g]:end[g]].
     key_ids = {}
     groups = np.array(
-        [key_ids.setdefault(_hashable(key), len(key_ids)) for key in content_keys],
+        [key_ids.setdefault(_hashable(key), len(key_ids)) for key in content_ids],
         dtype=np.int64,
     )
     order = np.argsort(groups, kind="stable")
@@ -75,7 +75,7 @@ def sample_candidates(num_examples, num_candidates, content_keys, rng):
     if num_examples - sizes[largest] < num_wrong:
         example = int(np.flatnonzero(groups == largest)[0])
         raise ValueError(
-            f"Example {example} (content key {content_keys[example]!r}) has only "
+            f"Example {example} (content id {content_ids[example]!r}) has only "
             f"{num_examples - sizes[largest]} examples with different content, but "
             f"num_candidates={num_candidates} needs {num_wrong}: evaluate on more "
             "examples or use fewer candidates."

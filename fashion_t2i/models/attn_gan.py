@@ -192,14 +192,14 @@ class AttnGAN(keras.Model):
         # share of the batch; see `fashion_t2i.distribute` for how the
         # losses and the logged values match one device's.
         real_images = data["images"]
-        match_ids = data.get("content_id", data.get("product_id"))
+        content_ids = data.get("content_id", data.get("product_id"))
         # Encode text with the frozen DAMSM text encoder: e, e_bar (and the wrong caption's).
         inputs = self.generator_inputs(data["token_ids"])
         _, wrong_sentence = self.encode_text(data["wrong_token_ids"])
         sentence = inputs["sentence_feature"]
         wrong = wrong_sentence if self.mismatch_term else None
         if self.mismatch_term and self.hard_mismatch:
-            wrong = [wrong_sentence, closest_mismatch(sentence, match_ids, wrong_sentence)]
+            wrong = [wrong_sentence, closest_mismatch(sentence, content_ids, wrong_sentence)]
         with tf.GradientTape() as generator_tape:
             # Generate every stage: h1 = G1(z, e_bar), x_hat = G2(h1, e).
             outputs = self.generator(inputs, training=True)
@@ -238,7 +238,7 @@ class AttnGAN(keras.Model):
             )
             g_loss = tf.add_n(adversarial) + self.kl_weight * kl
             if self.similarity_weight:
-                similarity = self._similarity(fakes[-1], inputs, sentence, match_ids)
+                similarity = self._similarity(fakes[-1], inputs, sentence, content_ids)
                 g_loss += self.similarity_weight * similarity
             scaled = self.generator_optimizer.scale_loss(distribute.for_gradient(g_loss))
         variables = self.generator.trainable_variables
@@ -260,7 +260,7 @@ class AttnGAN(keras.Model):
         results["finite"] = all_finite
         return results
 
-    def similarity_loss(self, images, token_ids, match_ids=None):
+    def similarity_loss(self, images, token_ids, content_ids=None):
         """L_similarity of images and captions through the frozen DAMSM encoders.
 
         What the generator loss weighs by lambda, for any images (e.g. the
@@ -270,16 +270,16 @@ class AttnGAN(keras.Model):
         Args:
             images: [B, s, s, 3] in [-1, 1] at the final stage size.
             token_ids: int32 [B, T] of the captions.
-            match_ids: optional [B]; equal ids are not negatives of each other.
+            content_ids: optional [B]; equal ids are not negatives of each other.
 
         Returns:
             The scalar loss.
         """
         word_features, sentence = self.encode_text(token_ids)
         inputs = {"word_features": word_features, "word_mask": tf.not_equal(token_ids, 0)}
-        return self._similarity(images, inputs, sentence, match_ids)
+        return self._similarity(images, inputs, sentence, content_ids)
 
-    def _similarity(self, images, inputs, sentence, match_ids):
+    def _similarity(self, images, inputs, sentence, content_ids):
         """L_similarity of generated images and their captions over the global batch."""
         region_features, global_feature = self.image_encoder(images, training=False)
         # Every caption against every image of the global batch.
@@ -289,7 +289,7 @@ class AttnGAN(keras.Model):
             gather(tf.cast(region_features, tf.float32)),
             gather(tf.cast(global_feature, tf.float32)),
             gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
-            mode=self.similarity, match_ids=None if match_ids is None else gather(match_ids),
+            mode=self.similarity, content_ids=None if content_ids is None else gather(content_ids),
         )["similarity_loss"]
 
     @property

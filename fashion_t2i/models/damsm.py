@@ -88,7 +88,7 @@ class DAMSM(keras.Model):
         def gathered(name):
             return gather(tf.cast(features[name], tf.float32))
 
-        match_ids = data.get("content_id", data.get("product_id"))
+        content_ids = data.get("content_id", data.get("product_id"))
         return losses.similarity_loss(
             gathered("word_features"),
             gathered("sentence_feature"),
@@ -99,7 +99,7 @@ class DAMSM(keras.Model):
             gamma2=self.gamma2,
             gamma3=self.gamma3,
             mode=self.similarity,
-            match_ids=None if match_ids is None else gather(match_ids),
+            content_ids=None if content_ids is None else gather(content_ids),
         )
 
     def train_step(self, data):

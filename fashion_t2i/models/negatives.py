@@ -3,18 +3,18 @@
 import tensorflow as tf
 
 
-def closest_mismatch(sentence_feature, match_ids, fallback):
+def closest_mismatch(sentence_feature, content_ids, fallback):
     """Per example, the sentence feature of the batch closest to its own that shows something else.
 
     A random wrong caption of the embedded data nearly always names another
     colour, so a discriminator can reject it by colour alone and never learn
     to check the product class. The closest caption (cosine of e_bar) among
-    those with another `match_ids` value mostly shares the colour and
+    those with another `content_ids` value mostly shares the colour and
     differs in class or pattern, so it can only be rejected by shape.
 
     Args:
         sentence_feature: e_bar [B, D].
-        match_ids: [B]; equal ids show the same thing (never each other's
+        content_ids: [B]; equal ids show the same thing (never each other's
             mismatch). None: every example differs from every other.
         fallback: [B, D] wrong features used where no example of the batch
             shows something else.
@@ -25,10 +25,10 @@ def closest_mismatch(sentence_feature, match_ids, fallback):
     unit = tf.math.l2_normalize(tf.cast(sentence_feature, tf.float32), axis=-1)
     similarity = tf.matmul(unit, unit, transpose_b=True)
     batch = tf.shape(similarity)[0]
-    if match_ids is None:
+    if content_ids is None:
         same = tf.eye(batch, dtype=tf.bool)
     else:
-        same = tf.equal(match_ids[:, None], match_ids[None, :])
+        same = tf.equal(content_ids[:, None], content_ids[None, :])
     # Cosines are >= -1, so -2 ranks every example of the same content last.
     similarity = tf.where(same, tf.fill(tf.shape(similarity), -2.0), similarity)
     chosen = tf.gather(sentence_feature, tf.argmax(similarity, axis=1))

@@ -10,6 +10,7 @@ import os
 
 import tensorflow as tf
 
+from fashion_t2i import files
 from fashion_t2i.text import normalization
 
 FILENAME = "vocabulary.txt"
@@ -66,12 +67,7 @@ def build_vocabulary(captions, min_count=1, max_vocab=0, batch_size=1024):
 
 def save_vocabulary(tokens, path):
     """Writes one token per line (UTF-8), atomically."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for token in tokens:
-            f.write(token + "\n")
-    os.replace(tmp, path)
+    files.write_text(path, "".join(token + "\n" for token in tokens))
 
 
 def load_vocabulary(path):

@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 from PIL import Image, ImageOps
 
+from fashion_t2i import files
 from fashion_t2i.config.data_config import BAD_CAPTION_POLICIES
 from fashion_t2i.data import schema
 
@@ -103,31 +104,20 @@ class CatalogueConverter:
         records = self._read_records(skipped)
         if not records:
             self._raise_no_usable(skipped)
-        directory, name = os.path.split(os.path.abspath(out_path))
-        os.makedirs(directory, exist_ok=True)
-        # The pid keeps two concurrent conversions from sharing temporary files.
-        tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
-        packed = tmp + ".packed"
-        try:
+        with files.atomic_path(out_path) as tmp:
             with schema.create(tmp, len(records), self.size) as f:
                 written = self._write_images(f, records, skipped)
                 if not written:
                     self._raise_no_usable(skipped)
                 if len(written) == len(records):
                     _write_texts(f, written)
-            final = tmp
             if len(written) < len(records):
                 # Images that failed to decode left unused rows at the end: copy the
                 # filled rows into a file of the right length.
-                _copy_images(tmp, packed, len(written), self.size)
-                with h5py.File(packed, "r+") as f:
-                    _write_texts(f, written)
-                final = packed
-            os.replace(final, out_path)
-        finally:
-            for path in (tmp, packed):
-                if os.path.exists(path):
-                    os.remove(path)
+                with files.atomic_path(tmp) as packed:
+                    _copy_images(tmp, packed, len(written), self.size)
+                    with h5py.File(packed, "r+") as f:
+                        _write_texts(f, written)
         skipped.sort()
         return {
             "out": out_path,

@@ -15,15 +15,15 @@ import pytest
 from PIL import Image
 
 from fashion_t2i.config.data_config import DataConfig
-from fashion_t2i.data import fashion_mnist_builder, schema
-from fashion_t2i.data.fashion_mnist_builder import (
+from fashion_t2i.data import build_fashion_mnist_lib, schema
+from fashion_t2i.data.attributes import (
     CATEGORY_NAMES,
     CLASS_NAMES,
     COLOUR_NAMES,
     COLOUR_RGB,
     PATTERN_NAMES,
-    FashionMnistBuilder,
 )
+from fashion_t2i.data.build_fashion_mnist_lib import FashionMnistBuilder
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
@@ -114,7 +114,7 @@ def test_schema_shapes_dtypes_and_ids(tmp_path, source_dir):
     assert info["counts"] == {"train": NUM_TRAIN, "validation": NUM_TEST}
     for path, num, first_id in (
         (builder.train_path, NUM_TRAIN, 0),
-        (builder.validation_path, NUM_TEST, fashion_mnist_builder.VALIDATION_ID_OFFSET),
+        (builder.validation_path, NUM_TEST, build_fashion_mnist_lib.VALIDATION_ID_OFFSET),
     ):
         f, checked_num = schema.open_checked(path)
         with f:
@@ -266,8 +266,8 @@ def test_interrupted_build_leaves_no_complete_looking_file(tmp_path, source_dir,
             raise KeyboardInterrupt
         return original(*args)
 
-    original = fashion_mnist_builder._colourise
-    monkeypatch.setattr(fashion_mnist_builder, "_colourise", colourise_then_fail)
+    original = build_fashion_mnist_lib._colourise
+    monkeypatch.setattr(build_fashion_mnist_lib, "_colourise", colourise_then_fail)
     builder = FashionMnistBuilder(str(out), size=32, source_dir=str(source_dir), chunk_size=50)
     with pytest.raises(KeyboardInterrupt):
         builder.build()
@@ -281,7 +281,7 @@ def test_falls_back_to_keras_then_explains(tmp_path, monkeypatch):
     def offline():
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(fashion_mnist_builder, "_load_keras", offline)
+    monkeypatch.setattr(build_fashion_mnist_lib, "_load_keras", offline)
     builder = FashionMnistBuilder(str(tmp_path / "out"), size=16, source_dir=str(missing))
     with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
         builder.build()
@@ -291,7 +291,7 @@ def test_falls_back_to_keras_then_explains(tmp_path, monkeypatch):
         (fake_images(12, rng), np.arange(12) % 10),
         (fake_images(5, rng), np.arange(5) % 10),
     )
-    monkeypatch.setattr(fashion_mnist_builder, "_load_keras", lambda: arrays)
+    monkeypatch.setattr(build_fashion_mnist_lib, "_load_keras", lambda: arrays)
     info = FashionMnistBuilder(
         str(tmp_path / "out"), size=16, train_limit=10, source_dir=str(missing)
     ).build()
@@ -382,4 +382,4 @@ def test_debian_fashion_mnist(tmp_path):
     coloured = (images.min(axis=-1) < 200).mean(axis=(1, 2))
     assert coloured.min() > 0.05
     validation = read_all(builder.validation_path)
-    assert validation[schema.PRODUCT_ID][0, 0] == fashion_mnist_builder.VALIDATION_ID_OFFSET
+    assert validation[schema.PRODUCT_ID][0, 0] == build_fashion_mnist_lib.VALIDATION_ID_OFFSET

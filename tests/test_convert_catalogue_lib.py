@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from fashion_t2i.data import schema
-from fashion_t2i.data.catalogue_converter import CatalogueConverter
+from fashion_t2i.data.convert_catalogue_lib import CatalogueConverter
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SIZE = 16

@@ -16,7 +16,11 @@ import struct
 
 import numpy as np
 
+from fashion_t2i import files
 from fashion_t2i.data import schema
+from fashion_t2i.data.attributes import CATEGORY_NAMES, CLASS_NAMES, COLOUR_NAMES, COLOUR_RGB
+from fashion_t2i.data.attributes import CLASS_WORDS, PATTERN_ADJECTIVES, PATTERN_NAMES
+from fashion_t2i.data.attributes import PATTERN_PHRASES, PLURAL_NOUNS
 
 DEFAULT_SOURCE_DIR = "/usr/share/datasets/fashion-mnist"
 TRAIN_FILE = "train.h5"
@@ -24,64 +28,6 @@ VALIDATION_FILE = "validation.h5"
 BUILD_INFO_FILE = "build_info.json"
 # Validation product ids start here so that ids are unique across both files.
 VALIDATION_ID_OFFSET = 100000
-
-CLASS_NAMES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
-# Fashion-Gen style `input_category` per class.
-CATEGORY_NAMES = (
-    "TOPS",
-    "PANTS",
-    "SWEATERS",
-    "DRESSES",
-    "JACKETS & COATS",
-    "SANDALS",
-    "SHIRTS",
-    "SNEAKERS",
-    "BAGS",
-    "BOOTS",
-)
-COLOUR_NAMES = (
-    "red",
-    "navy blue",
-    "sky blue",
-    "green",
-    "olive",
-    "yellow",
-    "orange",
-    "pink",
-    "purple",
-    "brown",
-    "grey",
-    "black",
-    "teal",
-)
-# sRGB of each colour; none is close to the white background.
-COLOUR_RGB = (
-    (200, 30, 35),
-    (25, 35, 110),
-    (95, 165, 230),
-    (30, 140, 55),
-    (120, 120, 30),
-    (240, 205, 30),
-    (245, 130, 20),
-    (235, 115, 170),
-    (120, 45, 150),
-    (120, 70, 30),
-    (128, 128, 128),
-    (25, 25, 25),
-    (0, 128, 128),
-)
-PATTERN_NAMES = ("solid", "striped", "dotted", "checked")
 
 _FORMAT_VERSION = 1
 _SOURCE_FILES = {
@@ -98,33 +44,6 @@ _MIN_SHADE = 0.75
 # The light part of a pattern: the colour moved this far towards white.
 _TINT = 0.75
 
-# Caption vocabulary. Nouns in `_PLURAL_NOUNS` take no article and "are".
-_CLASS_WORDS = (
-    ("t-shirt", "tee", "top"),
-    ("trousers", "pants"),
-    ("pullover", "sweater", "jumper"),
-    ("dress",),
-    ("coat", "jacket"),
-    ("sandal",),
-    ("shirt", "blouse"),
-    ("sneaker", "trainer"),
-    ("bag", "handbag"),
-    ("ankle boot", "boot"),
-)
-_PLURAL_NOUNS = frozenset(("trousers", "pants"))
-# Every pattern is stated in every caption (solid too), so it can be learnt.
-_PATTERN_ADJECTIVES = (
-    ("plain", "solid"),
-    ("striped",),
-    ("dotted", "polka-dot", "spotted"),
-    ("checked", "checkered"),
-)
-_PATTERN_PHRASES = (
-    ("with no pattern", "in a solid colour"),
-    ("with stripes", "with light stripes"),
-    ("with dots", "with polka dots", "with white dots"),
-    ("with checks", "with a check pattern"),
-)
 _TEMPLATES = (
     "{article}{colour} {adjective} {noun}",
     "{adjective} {noun} in {colour}",
@@ -288,10 +207,11 @@ class FashionMnistBuilder:
             images, labels = splits[split]
             id_offset = VALIDATION_ID_OFFSET if split == "validation" else 0
             rng = np.random.default_rng((self.seed, split_index))
-            _atomic_write(path, self._write_split, split, images, labels, id_offset, rng)
+            with files.atomic_path(path) as tmp:
+                self._write_split(tmp, split, images, labels, id_offset, rng)
             counts[split] = int(len(labels))
         info = {"parameters": self.parameters(), "counts": counts, "source": source}
-        _atomic_write(self.info_path, _write_json, info)
+        files.write_json(self.info_path, info)
         print(f"fashion_mnist: wrote {counts} examples to {self.out_dir}.", flush=True)
         return info
 
@@ -476,15 +396,15 @@ def _captions(class_ids, colour_ids, pattern_ids, rng):
     full_stop = rng.random(num) < 0.5
     captions = np.empty(num, dtype=object)
     for i in range(num):
-        noun = _pick(_CLASS_WORDS[class_ids[i]], picks[i, 0])
+        noun = _pick(CLASS_WORDS[class_ids[i]], picks[i, 0])
         colour = COLOUR_NAMES[colour_ids[i]]
-        plural = noun in _PLURAL_NOUNS
+        plural = noun in PLURAL_NOUNS
         text = _TEMPLATES[template_ids[i]].format(
             article="" if plural else ("an " if colour[0] in "aeiou" else "a "),
             colour=colour,
             noun=noun,
-            adjective=_pick(_PATTERN_ADJECTIVES[pattern_ids[i]], picks[i, 1]),
-            phrase=_pick(_PATTERN_PHRASES[pattern_ids[i]], picks[i, 2]),
+            adjective=_pick(PATTERN_ADJECTIVES[pattern_ids[i]], picks[i, 1]),
+            phrase=_pick(PATTERN_PHRASES[pattern_ids[i]], picks[i, 2]),
             determiner="these" if plural else "this",
             verb="are" if plural else "is",
         )
@@ -494,25 +414,13 @@ def _captions(class_ids, colour_ids, pattern_ids, rng):
     return captions
 
 
-def plain_caption(class_id, colour_id, pattern_id):
-    """The caption of an attribute triple in one fixed wording, e.g. "a red striped t-shirt".
-
-    First synonym of the class and the pattern, no template draw: captions
-    that differ in one attribute differ in that word only.
-    """
-    noun = _CLASS_WORDS[class_id][0]
-    colour = COLOUR_NAMES[colour_id]
-    article = "" if noun in _PLURAL_NOUNS else ("an " if colour[0] in "aeiou" else "a ")
-    return f"{article}{colour} {_PATTERN_ADJECTIVES[pattern_id][0]} {noun}"
-
-
 def _pick(options, u):
     return options[int(u * len(options))]
 
 
 def _name(colour_id, class_id, pattern_id):
     """Product name such as "Striped navy blue ankle boot"."""
-    text = f"{PATTERN_NAMES[pattern_id]} {COLOUR_NAMES[colour_id]} {_CLASS_WORDS[class_id][0]}"
+    text = f"{PATTERN_NAMES[pattern_id]} {COLOUR_NAMES[colour_id]} {CLASS_WORDS[class_id][0]}"
     return text[0].upper() + text[1:]
 
 
@@ -520,21 +428,3 @@ def _byte_array(texts):
     return np.array([text.encode("latin-1") for text in texts], dtype=object)
 
 
-def _write_json(path, value):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2)
-        f.write("\n")
-
-
-def _atomic_write(path, write, *args):
-    """Calls `write(tmp_path, *args)` on a temporary file, then renames it to `path`."""
-    directory, name = os.path.split(os.path.abspath(path))
-    # The pid keeps two concurrent builds from writing the same temporary file.
-    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
-    try:
-        write(tmp, *args)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
