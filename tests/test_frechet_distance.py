@@ -91,7 +91,24 @@ def test_symmetric_and_non_negative():
             ba = frechet_distance(features_b, features_a)
             assert ab == pytest.approx(ba, rel=1e-8)
             assert ab > 0
-            assert frechet_distance(features_a, features_a) >= 0
+
+
+@pytest.mark.parametrize("num, dim", [(200, 8), (5, 32)])
+def test_a_set_against_itself_and_a_shifted_copy(num, dim):
+    # Shifting every vector by s keeps the covariance, so d^2 = ||s||^2,
+    # also when the covariance is singular (num <= dim).
+    rng = np.random.default_rng(4)
+    features = rng.normal(size=(num, dim))
+    shift = rng.normal(size=dim)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert frechet_distance(features, features) == pytest.approx(0.0, abs=1e-9)
+        assert frechet_distance(features, features + shift) == pytest.approx(
+            np.sum(shift**2), rel=1e-6
+        )
+        assert frechet_distance(features + shift, features) == pytest.approx(
+            np.sum(shift**2), rel=1e-6
+        )
 
 
 def test_fewer_samples_than_dimensions_warns_and_stays_finite():
