@@ -7,12 +7,13 @@ Usage:
 Writes `generated/0.png`, `generated/1.png`, ... and prints their paths.
 """
 
-import argparse
 import os
 import sys
 
 import grpc
 import tensorflow as tf
+from absl import app
+from absl import flags
 from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
@@ -148,72 +149,87 @@ class FashionT2IClient:
         self.close()
 
 
-def _parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m serving.client", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", default="localhost:8500", help="TF Serving gRPC address, host:port.")
-    parser.add_argument("--model_name", default="fashion_t2i", help="Served model name.")
-    parser.add_argument("--text", action="append", required=True, help="A description; repeat for a batch.")
-    parser.add_argument("--seed", type=int, help="Seed of the first text (text i uses seed+i); implies 'generate'.")
-    parser.add_argument("--signature", choices=SIGNATURES, help="Signature to call (default by --seed).")
-    parser.add_argument("--out", required=True, help="Directory for <i>.png; created if missing.")
-    parser.add_argument("--timeout", type=float, default=30.0, help="Seconds the call may take.")
-    parser.add_argument("--max_message_mb", type=int, default=64, help="gRPC message size limit in MB.")
-    return parser.parse_args(argv)
+FLAGS = flags.FLAGS
 
 
-def main(argv=None):
+def define_flags():
+    """Defines the command line of `python -m serving.client` in `absl.flags.FLAGS`.
+
+    Called only when this module runs as the program, so that importing the
+    client never adds flags that could collide with another tool's.
+    """
+    flags.DEFINE_string("server", "localhost:8500", "TF Serving gRPC address, host:port.")
+    flags.DEFINE_string("model_name", "fashion_t2i", "Served model name.")
+    flags.DEFINE_multi_string("text", None, "A description; repeat for a batch.")
+    flags.DEFINE_integer("seed", None, "Seed of the first text (text i uses seed+i); implies 'generate'.")
+    flags.DEFINE_enum("signature", None, SIGNATURES, "Signature to call (default by --seed).")
+    flags.DEFINE_string("out", None, "Directory for <i>.png; created if missing.")
+    flags.DEFINE_float("timeout", 30.0, "Seconds the call may take.", lower_bound=0.0)
+    flags.DEFINE_integer("max_message_mb", 64, "gRPC message size limit in MB.", lower_bound=1)
+    flags.mark_flags_as_required(["text", "out"])
+
+
+def main(argv):
     """Generates images for --text descriptions and writes them as PNGs.
-
-    Args:
-        argv: command line arguments without the program name (default
-            `sys.argv[1:]`).
 
     Returns:
         The process exit code: 0 on success, 1 on a connection or server
         error (printed to stderr with the gRPC status code).
+
+    Raises:
+        app.UsageError: positional arguments, or --seed with
+            --signature serving_default.
     """
-    args = _parse_args(argv)
-    if args.signature == "serving_default" and args.seed is not None:
-        print("error: --signature serving_default takes no --seed; use --signature generate.", file=sys.stderr)
-        return 1
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if FLAGS.signature == "serving_default" and FLAGS.seed is not None:
+        raise app.UsageError("--signature serving_default takes no --seed; use --signature generate.")
     seeds = None
-    if args.seed is not None or args.signature in SEEDED_SIGNATURES:
-        first = 0 if args.seed is None else args.seed
-        seeds = [first + i for i in range(len(args.text))]
+    if FLAGS.seed is not None or FLAGS.signature in SEEDED_SIGNATURES:
+        first = 0 if FLAGS.seed is None else FLAGS.seed
+        seeds = [first + i for i in range(len(FLAGS.text))]
     try:
         with FashionT2IClient(
-            args.server, args.model_name, timeout=args.timeout, max_message_mb=args.max_message_mb
+            FLAGS.server, FLAGS.model_name, timeout=FLAGS.timeout, max_message_mb=FLAGS.max_message_mb
         ) as client:
-            pngs = client.generate(args.text, seeds=seeds, signature_name=args.signature)
+            pngs = client.generate(FLAGS.text, seeds=seeds, signature_name=FLAGS.signature)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except grpc.RpcError as error:
-        print(_describe_rpc_error(error, args), file=sys.stderr)
+        print(describe_rpc_error(error, FLAGS.server, FLAGS.timeout), file=sys.stderr)
         return 1
-    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(FLAGS.out, exist_ok=True)
     for index, png in enumerate(pngs):
-        path = os.path.join(args.out, f"{index}.png")
+        path = os.path.join(FLAGS.out, f"{index}.png")
         with open(path, "wb") as f:
             f.write(png)
         print(path)
     return 0
 
 
-def _describe_rpc_error(error, args):
+def describe_rpc_error(error, server, timeout):
+    """A message for a failed call: the gRPC status, and what to try for the common ones.
+
+    Args:
+        error: the `grpc.RpcError` of the call.
+        server: the "host:port" that was called.
+        timeout: the seconds the call was given.
+    """
     code = error.code()
     message = f"error: {code.name}: {error.details()}"
     if code == grpc.StatusCode.UNAVAILABLE:
         message += (
-            f"\nCould not reach a model server at {args.server}; check that TF Serving "
+            f"\nCould not reach a model server at {server}; check that TF Serving "
             "(serving/run_tf_serving.sh) or `python -m serving.server` is running there."
         )
     elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        message += f"\nNo answer within {args.timeout}s; raise --timeout or send fewer texts."
+        message += f"\nNo answer within {timeout}s; raise --timeout or send fewer texts."
     elif code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         message += "\nThe response is larger than the message limit; raise --max_message_mb or send fewer texts."
     return message
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    define_flags()
+    app.run(main)

@@ -9,7 +9,6 @@ Usage:
         --model_name fashion_t2i --port 8500
 """
 
-import argparse
 import logging
 import os
 import signal
@@ -18,6 +17,8 @@ import threading
 from concurrent import futures
 
 import grpc
+from absl import app
+from absl import flags
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from serving.model_loader import ModelLoader
@@ -158,46 +159,49 @@ class PredictionServer:
         self.stop()
 
 
-def _parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m serving.server", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model_base_path", required=True, help="<base>/<model_name>, holding version dirs.")
-    parser.add_argument("--model_name", default="fashion_t2i", help="Name clients send in model_spec.name.")
-    parser.add_argument("--host", default="127.0.0.1", help="Interface to bind (default loopback only).")
-    parser.add_argument("--port", type=int, default=8500, help="gRPC port; 0 picks a free one.")
-    parser.add_argument("--poll_seconds", type=float, default=2.0, help="Base path poll interval; 0: only at start.")
-    parser.add_argument("--max_batch", type=int, default=64, help="Largest batch a request may carry.")
-    parser.add_argument("--max_workers", type=int, default=8, help="Concurrent request threads.")
-    parser.add_argument("--num_versions", type=int, default=1, help="Newest versions kept loaded.")
-    parser.add_argument("--max_message_mb", type=int, default=64, help="gRPC message size limit in MB.")
-    return parser.parse_args(argv)
+FLAGS = flags.FLAGS
 
 
-def main(argv=None):
+def define_flags():
+    """Defines the command line of `python -m serving.server` in `absl.flags.FLAGS`.
+
+    Called only when this module runs as the program, so that importing
+    `PredictionServer` never adds flags that could collide with another tool's.
+    """
+    flags.DEFINE_string("model_base_path", None, "<base>/<model_name>, holding version dirs.")
+    flags.DEFINE_string("model_name", "fashion_t2i", "Name clients send in model_spec.name.")
+    flags.DEFINE_string("host", "127.0.0.1", "Interface to bind (default loopback only).")
+    flags.DEFINE_integer("port", 8500, "gRPC port; 0 picks a free one.", lower_bound=0)
+    flags.DEFINE_float("poll_seconds", 2.0, "Base path poll interval; 0: only at start.", lower_bound=0.0)
+    flags.DEFINE_integer("max_batch", 64, "Largest batch a request may carry.", lower_bound=1)
+    flags.DEFINE_integer("max_workers", 8, "Concurrent request threads.", lower_bound=1)
+    flags.DEFINE_integer("num_versions", 1, "Newest versions kept loaded.", lower_bound=1)
+    flags.DEFINE_integer("max_message_mb", 64, "gRPC message size limit in MB.", lower_bound=1)
+    flags.mark_flag_as_required("model_base_path")
+
+
+def main(argv):
     """Runs the server until SIGINT or SIGTERM.
 
     Prints `listening on <host>:<port>` (flushed) once requests are accepted.
-
-    Args:
-        argv: command line arguments without the program name (default
-            `sys.argv[1:]`).
 
     Returns:
         The process exit code: 0 after a clean stop, 1 if the server could
         not start.
     """
-    args = _parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     try:
         server = PredictionServer(
-            model_base_path=args.model_base_path,
-            model_name=args.model_name,
-            host=args.host,
-            port=args.port,
-            poll_seconds=args.poll_seconds,
-            max_batch=args.max_batch,
-            max_workers=args.max_workers,
-            num_versions=args.num_versions,
-            max_message_mb=args.max_message_mb,
+            model_base_path=FLAGS.model_base_path,
+            model_name=FLAGS.model_name,
+            host=FLAGS.host,
+            port=FLAGS.port,
+            poll_seconds=FLAGS.poll_seconds,
+            max_batch=FLAGS.max_batch,
+            max_workers=FLAGS.max_workers,
+            num_versions=FLAGS.num_versions,
+            max_message_mb=FLAGS.max_message_mb,
         )
         server.start()
     except (OSError, ValueError, RuntimeError) as error:
@@ -206,11 +210,12 @@ def main(argv=None):
     stop_requested = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stop_requested.set())
-    print(f"listening on {args.host}:{server.port}", flush=True)
+    print(f"listening on {FLAGS.host}:{server.port}", flush=True)
     stop_requested.wait()
     server.stop()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    define_flags()
+    app.run(main)
