@@ -14,16 +14,20 @@ every function in its library) must be
   normalisation, regex-split and whitespace-tokenizer ops.
 
 Usage:
-    python -m export.op_check runs/demo/export/fashion_t2i/1
+    python -m export.op_check runs/demo/export/fashion_t2i/1 [--allow=OpName ...]
+
+Exit code 0 if every op is supported, 1 if some are not, 2 if the directory
+holds no SavedModel.
 """
 
-import argparse
 import functools
 import json
 import os
 import subprocess
 import sys
 
+from absl import app
+from absl import flags
 from tensorflow.core.protobuf import saved_model_pb2
 
 # normalize_utf8, case_fold_utf8, regex_split, whitespace tokenisation.
@@ -141,32 +145,33 @@ def unsupported_ops(path, extra_allowed=()):
     return [op for op in saved_model_ops(path) if op not in allowed]
 
 
-def main(argv=None):
+def check(saved_model_dir, extra_allowed=()):
     """Prints a SavedModel's ops and whether TF Serving can run each.
 
+    One `op<TAB>origin` line per op on stdout (origin: core,
+    tensorflow-text, allowed by --allow, or UNSUPPORTED), then the verdict
+    on stderr.
+
     Args:
-        argv: command line arguments without the program name.
+        saved_model_dir: a SavedModel directory.
+        extra_allowed: further op names to accept.
 
     Returns:
         0 if every op is supported, 1 if some are not, 2 if the path holds
         no SavedModel.
     """
-    parser = argparse.ArgumentParser(prog="python -m export.op_check", description=__doc__.split("\n\n")[0])
-    parser.add_argument("saved_model_dir", help="SavedModel version directory, e.g. <base>/fashion_t2i/1.")
-    parser.add_argument("--allow", action="append", default=[], help="Extra op name to accept; repeatable.")
-    args = parser.parse_args(argv)
     try:
-        ops = saved_model_ops(args.saved_model_dir)
+        ops = saved_model_ops(saved_model_dir)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    bad = unsupported_ops(args.saved_model_dir, extra_allowed=args.allow)
+    bad = unsupported_ops(saved_model_dir, extra_allowed=extra_allowed)
     for op in ops:
         if op in bad:
             origin = "UNSUPPORTED"
         elif op in TF_SERVING_TEXT_OPS:
             origin = "tensorflow-text"
-        elif op in args.allow:
+        elif op in extra_allowed:
             origin = "allowed by --allow"
         else:
             origin = "core"
@@ -183,5 +188,28 @@ def main(argv=None):
     return 0
 
 
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """Defines the command line of `python -m export.op_check` in `absl.flags.FLAGS`.
+
+    Called only when this module runs as the program: `python -m export`
+    imports the module and must not grow an --allow flag it does not read.
+    """
+    flags.DEFINE_multi_string("allow", [], "Extra op name to accept; repeatable.")
+
+
+def main(argv):
+    if len(argv) != 2:
+        # Exit code 2, as for a directory without a SavedModel: 1 means unsupported ops.
+        raise app.UsageError(
+            f"Pass one SavedModel version directory, e.g. <base>/fashion_t2i/1; got {argv[1:]}.",
+            exitcode=2,
+        )
+    return check(argv[1], extra_allowed=FLAGS.allow)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    define_flags()
+    app.run(main)

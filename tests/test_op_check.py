@@ -1,11 +1,17 @@
 """Tests of export.op_check: which SavedModel ops TF Serving can run."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import serving_fixtures
 import tensorflow as tf
 import tensorflow_text as tf_text
 
 from export import op_check
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def save_module(path, function):
@@ -31,7 +37,7 @@ def test_saved_model_ops_reads_graph_and_function_library(stand_in_model):
 
 def test_stand_in_model_ops_are_all_supported(stand_in_model):
     assert op_check.unsupported_ops(stand_in_model) == []
-    assert op_check.main([stand_in_model]) == 0
+    assert op_check.check(stand_in_model) == 0
 
 
 def test_core_ops_come_from_a_process_without_tensorflow_text():
@@ -49,8 +55,30 @@ def test_py_function_is_reported(tmp_path, capsys):
     path = save_module(str(tmp_path / "py_function"), with_py_function)
 
     assert op_check.unsupported_ops(path) == ["EagerPyFunc"]
-    assert op_check.main([path]) == 1
+    assert op_check.check(path) == 1
     assert "EagerPyFunc\tUNSUPPORTED" in capsys.readouterr().out
+
+
+def test_command_line_accepts_ops_named_by_allow(tmp_path):
+    def with_py_function(texts):
+        return {"lengths": tf.py_function(lambda t: tf.strings.length(t), [texts], tf.int32)}
+
+    path = save_module(str(tmp_path / "py_function"), with_py_function)
+    command = [sys.executable, "-m", "export.op_check", path]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+
+    def run(*flags):
+        return subprocess.run(
+            command + list(flags), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    allowed = run("--allow=EagerPyFunc")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "EagerPyFunc\tallowed by --allow" in allowed.stdout
+    assert run().returncode == 1
+    no_directory = run(str(tmp_path))
+    assert no_directory.returncode == 2
+    assert "Pass one SavedModel version directory" in no_directory.stderr
 
 
 def test_permitted_text_ops_pass_and_others_are_reported(tmp_path):
@@ -72,5 +100,5 @@ def test_permitted_text_ops_pass_and_others_are_reported(tmp_path):
 def test_missing_saved_model_is_a_clear_error(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="version directory"):
         op_check.saved_model_ops(str(tmp_path))
-    assert op_check.main([str(tmp_path)]) == 2
+    assert op_check.check(str(tmp_path)) == 2
     assert "No saved_model.pb" in capsys.readouterr().err
