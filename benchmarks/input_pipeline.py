@@ -24,16 +24,19 @@ run, before the pipeline, as training runs the preset's GAN step
 machine and load; `--step_examples_per_second` gives it instead.
 
 Run:
-    python -m benchmarks.input_pipeline [--preset demo] [--batches 50] [--repeats 5]
+    python -m benchmarks.input_pipeline [--preset demo] [--batches 50] [--repeats 5] \
+        [--sources=embedded --sources=hdf5]
 """
 
-import argparse
 import multiprocessing
 import os
 import resource
 import statistics
 import tempfile
 import time
+
+from absl import app
+from absl import flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MB = 1024.0 * 1024.0
@@ -200,41 +203,56 @@ def measure_step(preset):
     return result["images_per_s"]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="demo", help="Config preset (smoke, demo, fashiongen).")
-    parser.add_argument("--batches", type=int, default=50, help="Batches per timed run.")
-    parser.add_argument("--repeats", type=int, default=5, help="Timed runs per source.")
-    parser.add_argument("--warm_up", type=int, default=5, help="Untimed batches first.")
-    parser.add_argument("--sources", nargs="+", choices=SOURCES, default=list(SOURCES))
-    parser.add_argument("--hdf5_examples", type=int, default=2000,
-                        help="Examples in the synthetic HDF5 file.")
-    parser.add_argument("--image_size", type=int, default=256,
-                        help="Image size of the synthetic HDF5 file (Fashion-Gen: 256).")
-    parser.add_argument("--hdf5_path", help="Measure this Fashion-Gen schema file instead "
-                        "of writing a synthetic one.")
-    parser.add_argument("--data_dir", help="Where the embedded data is built (default: the "
-                        "preset's fashion_mnist_dir under the repository root).")
-    parser.add_argument(
-        "--step_examples_per_second", type=float,
-        help="Examples/s the training step consumes, to compare against (default: the "
-        "preset's GAN step, measured in this run).",
-    )
-    args = parser.parse_args(argv)
-    if min(args.batches, args.repeats, args.hdf5_examples, args.image_size) < 1 or args.warm_up < 0:
-        parser.error("--batches, --repeats, --hdf5_examples and --image_size must be >= 1, "
-                     "--warm_up >= 0.")
-    step_rate = args.step_examples_per_second
-    if step_rate is None:
-        step_rate = measure_step(args.preset)
+FLAGS = flags.FLAGS
 
-    print(f"training input pipeline, preset {args.preset}: {args.warm_up} warm-up batches, "
-          f"then {args.repeats} runs of {args.batches} batches per source", flush=True)
-    results = run(args.preset, args.batches, args.repeats, args.warm_up, args.sources,
-                  args.hdf5_examples, args.image_size, args.hdf5_path, args.data_dir, step_rate)
+
+def define_flags():
+    """Defines the command line of `python -m benchmarks.input_pipeline` in `absl.flags.FLAGS`.
+
+    Called only when this module runs as the program: the child process of
+    `measure_step` and the tests import it as a library.
+    """
+    from fashion_t2i.config import PRESETS
+
+    flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "Config preset.")
+    flags.DEFINE_integer("batches", 50, "Batches per timed run.", lower_bound=1)
+    flags.DEFINE_integer("repeats", 5, "Timed runs per source.", lower_bound=1)
+    flags.DEFINE_integer("warm_up", 5, "Untimed batches first.", lower_bound=0)
+    flags.DEFINE_multi_enum("sources", list(SOURCES), SOURCES, "Sources to measure; repeatable.")
+    flags.DEFINE_integer("hdf5_examples", 2000, "Examples in the synthetic HDF5 file.", lower_bound=1)
+    flags.DEFINE_integer(
+        "image_size", 256, "Image size of the synthetic HDF5 file (Fashion-Gen: 256).", lower_bound=1
+    )
+    flags.DEFINE_string(
+        "hdf5_path", None, "Measure this Fashion-Gen schema file instead of writing a synthetic one."
+    )
+    flags.DEFINE_string(
+        "data_dir", None,
+        "Where the embedded data is built (default: the preset's fashion_mnist_dir under the "
+        "repository root).",
+    )
+    flags.DEFINE_float(
+        "step_examples_per_second", None,
+        "Examples/s the training step consumes, to compare against (default: the preset's GAN "
+        "step, measured in this run).",
+        lower_bound=0.0,
+    )
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    step_rate = FLAGS.step_examples_per_second
+    if step_rate is None:
+        step_rate = measure_step(FLAGS.preset)
+
+    print(f"training input pipeline, preset {FLAGS.preset}: {FLAGS.warm_up} warm-up batches, "
+          f"then {FLAGS.repeats} runs of {FLAGS.batches} batches per source", flush=True)
+    results = run(FLAGS.preset, FLAGS.batches, FLAGS.repeats, FLAGS.warm_up, FLAGS.sources,
+                  FLAGS.hdf5_examples, FLAGS.image_size, FLAGS.hdf5_path, FLAGS.data_dir, step_rate)
     print(report(results))
-    return results
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    app.run(main)

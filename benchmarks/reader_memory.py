@@ -9,10 +9,9 @@ at once; the peak must jump by about the image bytes, which shows the
 measurement would catch an eager reader.
 
 Run:
-    python -m benchmarks.reader_memory [--rows 500 4000] [--image_size 64]
+    python -m benchmarks.reader_memory [--rows=500 --rows=4000] [--image_size 64]
 """
 
-import argparse
 import json
 import os
 import resource
@@ -22,6 +21,8 @@ import tempfile
 import time
 
 import numpy as np
+from absl import app
+from absl import flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MB = 1024.0 * 1024.0
@@ -122,29 +123,47 @@ def measure(path, block_size=256, timeout=600):
     return stats
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[500, 4000])
-    parser.add_argument("--image_size", type=int, default=64)
-    parser.add_argument("--block_size", type=int, default=256)
-    parser.add_argument("--stream", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+FLAGS = flags.FLAGS
 
-    if args.stream:
-        print(json.dumps(stream(args.stream, args.block_size)))
+
+def define_flags():
+    """Defines the command line of `python -m benchmarks.reader_memory` in `absl.flags.FLAGS`.
+
+    Called only when this module runs as the program: the tests and
+    `benchmarks.input_pipeline` import it as a library.
+    """
+    flags.DEFINE_multi_integer(
+        "rows", [500, 4000], "Rows of each file; repeat for each size (at least two).", lower_bound=1
+    )
+    flags.DEFINE_integer("image_size", 64, "Image height and width of the files.", lower_bound=1)
+    flags.DEFINE_integer("block_size", 256, "FashionGenReader block_size.", lower_bound=1)
+    flags.DEFINE_string(
+        "stream", None,
+        "Stream this one file in this process and print the measurements as JSON (what "
+        "`measure` runs in a fresh process).",
+    )
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if FLAGS.stream:
+        print(json.dumps(stream(FLAGS.stream, FLAGS.block_size)))
         return
+    if len(set(FLAGS.rows)) < 2:
+        raise app.UsageError("Pass at least two different --rows, e.g. --rows=500 --rows=4000.")
 
     print(f"FashionGenReader.dataset(): peak RSS of a fresh process streaming the "
-          f"whole file ({args.image_size} px, block_size={args.block_size})")
+          f"whole file ({FLAGS.image_size} px, block_size={FLAGS.block_size})")
     header = (f"{'rows':>6} {'file MB':>8} {'RSS import MB':>14} {'RSS stream MB':>14} "
               f"{'RSS +read all MB':>17} {'examples/s':>11}")
     print(header)
     results = []
     with tempfile.TemporaryDirectory() as directory:
-        for rows in args.rows:
+        for rows in FLAGS.rows:
             path = os.path.join(directory, f"rows_{rows}.h5")
-            write_file(path, rows, args.image_size)
-            stats = measure(path, args.block_size)
+            write_file(path, rows, FLAGS.image_size)
+            stats = measure(path, FLAGS.block_size)
             if stats["examples"] != rows:
                 raise RuntimeError(f"streamed {stats['examples']} of {rows} examples")
             results.append(stats)
@@ -163,4 +182,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    app.run(main)

@@ -22,16 +22,17 @@ export's preset is `demo`: batch-1 p50 over gRPC <= `TARGET_P50_MS`.
 
 Run:
     python -m benchmarks.serving [--model_base_path runs/demo/export/fashion_t2i] \
-        [--preset demo] [--requests 50] [--repeats 3]
+        [--preset demo] [--batch_sizes=1 --batch_sizes=8] [--requests 50] [--repeats 3]
 """
 
-import argparse
 import os
 import statistics
 import tempfile
 import time
 
 import numpy as np
+from absl import app
+from absl import flags
 
 from benchmarks import serving_load
 
@@ -222,34 +223,46 @@ def report(results):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model_base_path", help="<base>/<model_name> of an export; default: "
-                        "the --preset's generator with random weights, exported to a temporary "
-                        "directory.")
-    parser.add_argument("--preset", default="demo", help="Preset of the untrained export "
-                        "(ignored with --model_base_path: the export's config names its preset).")
-    parser.add_argument("--model_name", default="fashion_t2i")
-    parser.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 8],
-                        help="Texts per request.")
-    parser.add_argument("--clients", type=int, default=4, help="Concurrent gRPC clients.")
-    parser.add_argument("--requests", type=int, default=50,
-                        help="Requests per client in each timed run.")
-    parser.add_argument("--repeats", type=int, default=3, help="Timed runs per row.")
-    parser.add_argument("--warm_up", type=int, default=5, help="Untimed requests per client first.")
-    args = parser.parse_args(argv)
-    if min(args.batch_sizes + [args.clients, args.requests, args.repeats]) < 1 or args.warm_up < 0:
-        parser.error("--batch_sizes, --clients, --requests and --repeats must be >= 1, "
-                     "--warm_up >= 0.")
+FLAGS = flags.FLAGS
 
-    source = args.model_base_path or f"untrained {args.preset} export"
-    print(f"serving {source}: {args.warm_up} warm-up requests per client, then {args.repeats} "
-          f"runs of {args.requests} requests per client", flush=True)
-    results = run(args.model_base_path, args.preset, args.model_name, args.batch_sizes,
-                  args.clients, args.requests, args.repeats, args.warm_up)
+
+def define_flags():
+    """Defines the command line of `python -m benchmarks.serving` in `absl.flags.FLAGS`.
+
+    Called only when this module runs as the program, so that importing it
+    next to `benchmarks.serving_load` (or the tests) adds no flags.
+    """
+    from fashion_t2i.config import PRESETS
+
+    flags.DEFINE_string(
+        "model_base_path", None,
+        "<base>/<model_name> of an export; default: the --preset's generator with random "
+        "weights, exported to a temporary directory.",
+    )
+    flags.DEFINE_enum(
+        "preset", "demo", sorted(PRESETS),
+        "Preset of the untrained export (ignored with --model_base_path: the export's config "
+        "names its preset).",
+    )
+    flags.DEFINE_string("model_name", "fashion_t2i", "Served model name.")
+    flags.DEFINE_multi_integer("batch_sizes", [1, 8], "Texts per request; repeatable.", lower_bound=1)
+    flags.DEFINE_integer("clients", 4, "Concurrent gRPC clients.", lower_bound=1)
+    flags.DEFINE_integer("requests", 50, "Requests per client in each timed run.", lower_bound=1)
+    flags.DEFINE_integer("repeats", 3, "Timed runs per row.", lower_bound=1)
+    flags.DEFINE_integer("warm_up", 5, "Untimed requests per client first.", lower_bound=0)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    source = FLAGS.model_base_path or f"untrained {FLAGS.preset} export"
+    print(f"serving {source}: {FLAGS.warm_up} warm-up requests per client, then {FLAGS.repeats} "
+          f"runs of {FLAGS.requests} requests per client", flush=True)
+    results = run(FLAGS.model_base_path, FLAGS.preset, FLAGS.model_name, FLAGS.batch_sizes,
+                  FLAGS.clients, FLAGS.requests, FLAGS.repeats, FLAGS.warm_up)
     print(report(results))
-    return results
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    app.run(main)

@@ -17,7 +17,6 @@ Run:
         [--threads 8] [--requests 200]
 """
 
-import argparse
 import dataclasses
 import os
 import select
@@ -29,6 +28,8 @@ import threading
 import time
 
 import numpy as np
+from absl import app
+from absl import flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MB = 1024.0 * 1024.0
@@ -291,26 +292,37 @@ def report(result, undecodable):
     ])
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model_base_path", help="<base>/<model_name> of an export; "
-                        "default: the stand-in model in a temporary directory.")
-    parser.add_argument("--model_name", default="fashion_t2i")
-    parser.add_argument("--threads", type=int, default=8, help="Concurrent client threads.")
-    parser.add_argument("--requests", type=int, default=200, help="Requests per thread.")
-    parser.add_argument("--timeout", type=float, default=30.0, help="Seconds per request.")
-    args = parser.parse_args(argv)
-    if args.threads < 1 or args.requests < 1:
-        parser.error("--threads and --requests must be >= 1.")
+FLAGS = flags.FLAGS
 
+
+def define_flags():
+    """Defines the command line of `python -m benchmarks.serving_load` in `absl.flags.FLAGS`.
+
+    Called only when this module runs as the program: `benchmarks.serving`
+    and the tests import it as a library.
+    """
+    flags.DEFINE_string(
+        "model_base_path", None,
+        "<base>/<model_name> of an export; default: the stand-in model in a temporary directory.",
+    )
+    flags.DEFINE_string("model_name", "fashion_t2i", "Served model name.")
+    flags.DEFINE_integer("threads", 8, "Concurrent client threads.", lower_bound=1)
+    flags.DEFINE_integer("requests", 200, "Requests per thread.", lower_bound=1)
+    flags.DEFINE_float("timeout", 30.0, "Seconds per request.", lower_bound=0.0)
+
+
+def main(argv):
+    """Runs the load; the exit code is 1 if a request failed or a PNG did not decode."""
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     with tempfile.TemporaryDirectory() as directory:
-        base = args.model_base_path or build_stand_in(directory, args.model_name)
+        base = FLAGS.model_base_path or build_stand_in(directory, FLAGS.model_name)
         log_path = os.path.join(directory, "server.log")
-        print(f"serving.server on {base}: {args.threads} threads x {args.requests} "
+        print(f"serving.server on {base}: {FLAGS.threads} threads x {FLAGS.requests} "
               f"generate requests (batch 1)", flush=True)
-        with ServerProcess(base, args.model_name, log_path=log_path) as server:
-            result = run_load(server.target, server.pid, args.threads, args.requests,
-                              args.model_name, args.timeout)
+        with ServerProcess(base, FLAGS.model_name, log_path=log_path) as server:
+            result = run_load(server.target, server.pid, FLAGS.threads, FLAGS.requests,
+                              FLAGS.model_name, FLAGS.timeout)
         _, undecodable = decode_pngs(result.pngs)
         print(report(result, undecodable))
         for index, error in result.errors[:5]:
@@ -319,4 +331,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    define_flags()
+    app.run(main)

@@ -47,7 +47,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import argparse  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -56,11 +55,14 @@ import time  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
 
 from benchmarks import flops as flops_lib  # noqa: E402
 from fashion_t2i import distribute  # noqa: E402
 from fashion_t2i import train_lib  # noqa: E402
-from fashion_t2i.config import get_preset  # noqa: E402
+from fashion_t2i.config import PRESETS, get_preset  # noqa: E402
+from fashion_t2i.config.runtime_config import MIXED_PRECISION  # noqa: E402
 
 PHASES = ("damsm", "gan")
 # The vocabulary only sizes the embedding table (a gather, no counted FLOPs).
@@ -332,43 +334,52 @@ def report(result, breakdown=False):
     return lines
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", default="demo", choices=("smoke", "demo", "fashiongen"))
-    parser.add_argument("--phase", default="gan", choices=PHASES)
-    parser.add_argument("--steps", type=int, default=5, help="steps per timed run")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs (median taken)")
-    parser.add_argument(
-        "--mixed_precision", default="off", choices=("off", "bfloat16", "float16")
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """Defines the command line of `python -m benchmarks.train_step` in `absl.flags.FLAGS`.
+
+    Called only when this module runs as the program: `benchmarks.input_pipeline`
+    and the tests import it as a library.
+    """
+    flags.DEFINE_enum("preset", "demo", sorted(PRESETS), "Config preset.")
+    flags.DEFINE_enum("phase", "gan", PHASES, "Training phase whose step is timed.")
+    flags.DEFINE_integer("steps", 5, "Steps per timed run.", lower_bound=1)
+    flags.DEFINE_integer("repeats", 5, "Timed runs (median taken).", lower_bound=1)
+    flags.DEFINE_enum("mixed_precision", "off", MIXED_PRECISION, "Compute precision.")
+    flags.DEFINE_bool("jit_compile", False, "Compile the step with XLA.")
+    flags.DEFINE_integer("batch_size", 0, "Batch size; 0: the preset's.", lower_bound=0)
+    flags.DEFINE_integer(
+        "vocabulary_size", VOCABULARY_SIZE, "Rows of the embedding table.", lower_bound=3
     )
-    parser.add_argument("--jit_compile", action="store_true", help="compile the step with XLA")
-    parser.add_argument("--batch_size", type=int, default=0, help="default: the preset's")
-    parser.add_argument("--vocabulary_size", type=int, default=VOCABULARY_SIZE)
-    parser.add_argument("--matmul_size", type=int, default=MATMUL_SIZE)
-    parser.add_argument("--breakdown", action="store_true", help="print FLOPs per op and network")
-    parser.add_argument(
-        "--similarity_weight",
-        type=float,
-        default=None,
-        help="GAN phase: lambda instead of the preset's (0: L_similarity without its gradient)",
+    flags.DEFINE_integer("matmul_size", MATMUL_SIZE, "Side of the peak's square matmul.", lower_bound=1)
+    flags.DEFINE_bool("breakdown", False, "Print FLOPs per op type, network and layer.")
+    flags.DEFINE_float(
+        "similarity_weight", None,
+        "GAN phase: lambda instead of the preset's (0: L_similarity without its gradient).",
     )
-    args = parser.parse_args(argv)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     result = benchmark(
-        preset=args.preset,
-        phase=args.phase,
-        steps=args.steps,
-        repeats=args.repeats,
-        mixed_precision=args.mixed_precision,
-        jit_compile=args.jit_compile,
-        batch_size=args.batch_size or None,
-        vocabulary_size=args.vocabulary_size,
-        matmul_size=args.matmul_size,
+        preset=FLAGS.preset,
+        phase=FLAGS.phase,
+        steps=FLAGS.steps,
+        repeats=FLAGS.repeats,
+        mixed_precision=FLAGS.mixed_precision,
+        jit_compile=FLAGS.jit_compile,
+        batch_size=FLAGS.batch_size or None,
+        vocabulary_size=FLAGS.vocabulary_size,
+        matmul_size=FLAGS.matmul_size,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
-        similarity_weight=args.similarity_weight,
+        similarity_weight=FLAGS.similarity_weight,
     )
-    print("\n".join(report(result, args.breakdown)))
-    return result
+    print("\n".join(report(result, FLAGS.breakdown)))
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    app.run(main)

@@ -1,11 +1,14 @@
 """The benchmarks run end to end at tiny size and report positive, finite numbers.
 
 `benchmarks/input_pipeline.py` and `benchmarks/serving.py` are not tests;
-this runs each `main` on the `smoke` preset with a few batches / requests so
-they cannot rot.
+this runs each `run` and `report` on the `smoke` preset with a few batches /
+requests so they cannot rot, and checks their command lines' validation.
 """
 
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -14,19 +17,20 @@ from benchmarks import serving
 
 pytestmark = pytest.mark.slow
 
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def assert_positive_finite(values):
     for name, value in values.items():
         assert math.isfinite(value) and value > 0, (name, value)
 
 
-def test_input_pipeline_benchmark(tmp_path, capsys):
-    results = input_pipeline.main([
-        "--preset", "smoke", "--batches", "2", "--repeats", "2", "--warm_up", "1",
-        "--hdf5_examples", "32", "--image_size", "64", "--data_dir", str(tmp_path / "embedded"),
-        "--step_examples_per_second", "10",
-    ])
-    printed = capsys.readouterr().out
+def test_input_pipeline_benchmark(tmp_path):
+    results = input_pipeline.run(
+        "smoke", num_batches=2, repeats=2, warm_up=1, hdf5_examples=32, image_size=64,
+        data_dir=str(tmp_path / "embedded"), step_examples_per_second=10,
+    )
+    printed = input_pipeline.report(results)
 
     assert list(results["sources"]) == list(input_pipeline.SOURCES)
     assert_positive_finite({"baseline_rss_mb": results["baseline_rss_mb"]})
@@ -42,12 +46,11 @@ def test_input_pipeline_benchmark(tmp_path, capsys):
     assert results["sources"]["embedded"]["batch_size"] == 4
 
 
-def test_serving_benchmark(capsys):
-    results = serving.main([
-        "--preset", "smoke", "--batch_sizes", "1", "2", "--clients", "2", "--requests", "2",
-        "--repeats", "2", "--warm_up", "1",
-    ])
-    printed = capsys.readouterr().out
+def test_serving_benchmark():
+    results = serving.run(
+        preset="smoke", batch_sizes=(1, 2), clients=2, requests=2, repeats=2, warm_up=1
+    )
+    printed = serving.report(results)
 
     rows = {(row["path"], row["clients"], row["batch_size"]): row for row in results["rows"]}
     assert set(rows) == {
@@ -84,3 +87,25 @@ def test_hdf5_source_crops_and_flips_like_fashion_gen_training(tmp_path):
     assert hdf5.data.augment and hdf5.data.train_path.endswith("given.h5")
     embedded = input_pipeline.source_config(demo, "embedded", str(tmp_path), data_dir="d")
     assert not embedded.data.augment and embedded.data.fashion_mnist_dir == "d"
+
+
+@pytest.mark.parametrize(
+    "module, flag, message",
+    [
+        ("benchmarks.input_pipeline", "--sources=parquet", "--sources"),
+        ("benchmarks.input_pipeline", "--batches=0", "--batches"),
+        ("benchmarks.serving", "--preset=tiny", "--preset"),
+        ("benchmarks.serving", "--batch_sizes=0", "--batch_sizes"),
+        ("benchmarks.serving_load", "--threads=0", "--threads"),
+        ("benchmarks.reader_memory", "--rows=500", "at least two different --rows"),
+        ("benchmarks.train_step", "--mixed_precision=int8", "--mixed_precision"),
+    ],
+)
+def test_command_lines_reject_bad_values_before_any_work(module, flag, message):
+    result = subprocess.run(
+        [sys.executable, "-m", module, flag], cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=120, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+
+    assert result.returncode == 1
+    assert message in result.stderr
