@@ -1,4 +1,5 @@
-# All targets install into .venv when it is missing or requirements.txt changed.
+# All targets install into .venv when it is missing or requirements.txt or
+# pyproject.toml changed.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -15,10 +16,12 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: install test train data export serve generate evaluate clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	@# The project itself, editable: its packages import from any directory.
+	$(PY) -m pip install --quiet --no-deps -e .
 	@# The embedded default data: Debian's Fashion-MNIST package, where apt works.
 	@if [ ! -d /usr/share/datasets/fashion-mnist ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
