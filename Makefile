@@ -3,9 +3,12 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-WORKDIR ?= runs/demo
-DATA_DIR ?= data/fashion_mnist
 PRESET ?= demo
+WORKDIR ?= runs/$(PRESET)
+# The embedded Fashion-MNIST data: by default the preset's own directory
+# (data.fashion_mnist_dir: data/fashion_mnist for demo), built and read by
+# `make data` and `make train` alike; DATA_DIR moves it for both.
+DATA_DIR ?=
 EXPORT_BASE ?= $(WORKDIR)/export
 MODEL_NAME ?= fashion_t2i
 TEXT ?= a navy blue ankle boot
@@ -41,12 +44,13 @@ test: install
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 data: install
-	$(PY) -m fashion_t2i.data.build_fashion_mnist --out_dir $(DATA_DIR)
+	$(PY) -m fashion_t2i.data.build_fashion_mnist --preset=$(PRESET) $(if $(DATA_DIR),--out_dir=$(DATA_DIR))
 
 # The main job: embedded data, DAMSM then GAN on the demo preset, export.
 # Re-running resumes from the latest checkpoints.
 train: data
-	$(PY) -m fashion_t2i.train --preset=$(PRESET) --workdir=$(WORKDIR) $(TRAIN_FLAGS)
+	$(PY) -m fashion_t2i.train --preset=$(PRESET) --workdir=$(WORKDIR) \
+	  $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) $(TRAIN_FLAGS)
 	$(PY) -m export --workdir=$(WORKDIR) --base_dir=$(EXPORT_BASE) --model_name=$(MODEL_NAME)
 
 export: install
@@ -63,4 +67,4 @@ evaluate: install
 	$(PY) -m fashion_t2i.evaluate --workdir=$(WORKDIR) --out=$(WORKDIR)/metrics.json
 
 clean:
-	rm -rf $(VENV) runs data .pytest_cache
+	rm -rf $(VENV) runs data .pytest_cache build dist *.egg-info
