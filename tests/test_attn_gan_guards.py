@@ -1,6 +1,7 @@
-"""What one AttnGAN step updates: the loss-level finiteness guards and the EMA.
+"""AttnGAN promises checked on a tiny GAN built from the model classes.
 
-The batches here are finite, so the input guard lets every step run; a
+What one step updates (the loss-level finiteness guards, the EMA) and what
+the generator reads (stage 1 is G1(z, e_bar)). The batches here are finite, so the input guard lets every step run; a
 non-finite loss is made by patching one loss function of
 `fashion_t2i.losses` (added NaN: the gradients stay finite, so only the
 finiteness flag can keep the update out). The networks are built directly
@@ -21,8 +22,6 @@ from fashion_t2i.models.generator import Generator
 from fashion_t2i.models.image_encoder import ImageEncoder
 from fashion_t2i.models.text_encoder import TextEncoder
 
-pytestmark = pytest.mark.slow  # every test traces a training step (~5 s on a shared CPU)
-
 BATCH, MAX_WORDS, JOINT_DIM, NOISE_DIM = 2, 6, 16, 8
 STAGE_SIZES = (8, 16)
 VOCAB = model_fixtures.VOCABULARY_SIZE
@@ -32,13 +31,17 @@ def adam():
     return keras.optimizers.Adam(1e-3, beta_1=0.5)
 
 
-def tiny_gan(ema_decay=0.999, optimizer=adam, seed=0):
-    """A compiled AttnGAN with every variable created, the EMA a copy of G."""
-    keras.utils.set_random_seed(seed)
-    generator = Generator(
+def tiny_generator():
+    return Generator(
         z_dim=NOISE_DIM, condition_dim=NOISE_DIM, gf_dim=8, stage1_size=STAGE_SIZES[0],
         num_refinement_stages=len(STAGE_SIZES) - 1, residual_blocks=1, name="generator",
     )
+
+
+def tiny_gan(ema_decay=0.999, optimizer=adam, seed=0):
+    """A compiled AttnGAN with every variable created, the EMA a copy of G."""
+    keras.utils.set_random_seed(seed)
+    generator = tiny_generator()
     discriminators = [
         Discriminator(size, df_dim=8, sentence_dim=JOINT_DIM, name=f"discriminator{k + 1}")
         for k, size in enumerate(STAGE_SIZES)
@@ -187,6 +190,7 @@ def d_loss_nan(request, gan):
     return request.param, before, after, results
 
 
+@pytest.mark.slow  # traces a training step
 def test_non_finite_discriminator_loss_reports_the_step_not_finite(d_loss_nan):
     stage, _, _, results = d_loss_nan
     assert bool(results["finite"]) is False
@@ -199,6 +203,7 @@ def test_non_finite_discriminator_loss_reports_the_step_not_finite(d_loss_nan):
     assert np.isfinite(results["generator_loss"])
 
 
+@pytest.mark.slow  # traces a training step
 def test_non_finite_discriminator_loss_skips_that_discriminator(d_loss_nan):
     stage, before, after, _ = d_loss_nan
     assert unchanged(before.discriminators[stage], after.discriminators[stage])
@@ -206,6 +211,7 @@ def test_non_finite_discriminator_loss_skips_that_discriminator(d_loss_nan):
     assert after.discriminator_iterations[stage] == before.discriminator_iterations[stage]
 
 
+@pytest.mark.slow  # traces a training step
 def test_non_finite_discriminator_loss_still_updates_the_other_discriminators(d_loss_nan):
     stage, before, after, _ = d_loss_nan
     for k in range(len(STAGE_SIZES)):
@@ -214,6 +220,7 @@ def test_non_finite_discriminator_loss_still_updates_the_other_discriminators(d_
             assert after.discriminator_iterations[k] == before.discriminator_iterations[k] + 1
 
 
+@pytest.mark.slow  # traces a training step
 def test_non_finite_discriminator_loss_skips_the_generator_and_its_ema(d_loss_nan):
     # The generator loss itself is finite: G is skipped because a D loss is not.
     _, before, after, _ = d_loss_nan
@@ -229,6 +236,7 @@ def test_non_finite_discriminator_loss_skips_the_generator_and_its_ema(d_loss_na
     "statistics into G and every D before the finiteness flags are known; a "
     "loss-level skip does not put them back.",
 )
+@pytest.mark.slow  # traces a training step
 def test_step_skipped_for_a_non_finite_loss_leaves_batch_norm_statistics_unchanged(
     gan, d_loss_nan
 ):
@@ -257,6 +265,7 @@ def g_loss_nan(gan):
         return patched_step(gan, monkeypatch, "generator_adversarial_loss", len(STAGE_SIZES) - 1)
 
 
+@pytest.mark.slow  # traces a training step
 def test_non_finite_generator_loss_skips_the_generator_and_its_ema(g_loss_nan):
     before, after, results = g_loss_nan
     assert bool(results["finite"]) is False
@@ -267,6 +276,7 @@ def test_non_finite_generator_loss_skips_the_generator_and_its_ema(g_loss_nan):
     assert unchanged(before.ema, after.ema)
 
 
+@pytest.mark.slow  # traces a training step
 def test_non_finite_generator_loss_still_updates_the_discriminators(g_loss_nan):
     before, after, results = g_loss_nan
     for k in range(len(STAGE_SIZES)):
@@ -284,6 +294,7 @@ def test_non_finite_generator_loss_still_updates_the_discriminators(g_loss_nan):
     "finite step's EMA update averages them into the EMA generator, whose images "
     "(inference mode, moving statistics) are then NaN.",
 )
+@pytest.mark.slow  # traces a training step
 def test_a_skipped_step_does_not_poison_the_ema_generator():
     gan = tiny_gan()
     step = tf.function(gan.train_step)
@@ -311,6 +322,7 @@ def test_a_skipped_step_does_not_poison_the_ema_generator():
 # --- the EMA over many steps ------------------------------------------------------------
 
 
+@pytest.mark.slow  # traces a training step
 def test_ema_follows_the_warm_up_decay_until_the_cap():
     """ema_n = d_n ema_{n-1} + (1 - d_n) w_n, d_n = min(ema_decay, (1 + n) / (10 + n)).
 
@@ -343,3 +355,38 @@ def test_ema_follows_the_warm_up_decay_until_the_cap():
     expected_decays = [min(ema_decay, (1 + n) / (10 + n)) for n in range(1, steps + 1)]
     assert expected_decays[-1] == ema_decay and expected_decays[0] < ema_decay
     np.testing.assert_allclose(decays, expected_decays, atol=1e-3)
+
+
+# --- what stage 1 reads -----------------------------------------------------------------
+
+
+def test_stage1_reads_the_sentence_feature_and_not_the_words():
+    """h1 = G1(z, e_bar): another e_bar alone changes stage 1; other words alone do not."""
+    keras.utils.set_random_seed(0)
+    generator = tiny_generator()
+    rng = np.random.default_rng(0)
+
+    def normal(*shape):
+        return tf.constant(rng.standard_normal(shape).astype(np.float32))
+
+    inputs = {
+        "sentence_feature": normal(BATCH, JOINT_DIM),
+        "word_features": normal(BATCH, MAX_WORDS, JOINT_DIM),
+        "word_mask": tf.ones([BATCH, MAX_WORDS], tf.bool),
+        "noise": normal(BATCH, NOISE_DIM),
+        "condition_noise": normal(BATCH, NOISE_DIM),
+    }
+    other_sentence = dict(inputs, sentence_feature=normal(BATCH, JOINT_DIM))
+    other_words = dict(inputs, word_features=normal(BATCH, MAX_WORDS, JOINT_DIM))
+
+    def stage1(x):
+        return generator(x, training=False)["images"][0].numpy()
+
+    reference = stage1(inputs)
+    np.testing.assert_array_equal(stage1(dict(inputs)), reference)  # deterministic
+    for i in range(BATCH):
+        assert np.abs(stage1(other_sentence)[i] - reference[i]).max() > 1e-3, i
+    np.testing.assert_array_equal(stage1(other_words), reference)
+    # The words are read by the refinement stage.
+    final = generator(inputs, training=False)["images"][-1].numpy()
+    assert np.abs(generator(other_words, training=False)["images"][-1].numpy() - final).max() > 1e-3
