@@ -1,6 +1,6 @@
 """Examples per second of the training input pipeline, from a 256 px HDF5 file and the embedded data.
 
-The batches come from `train_lib.RunContext.train_batches`, the iterator
+The batches come from `RunContext.train_batches`, the iterator
 training consumes: `InputPipeline` over `FashionGenReader` with the preset's
 `DataConfig` and stage sizes and a `Tokenizer` over a vocabulary built from
 the training captions. Two sources are measured, each in a temporary workdir:
@@ -104,9 +104,9 @@ def measure_source(config, workdir, num_batches=50, repeats=5, warm_up=5):
         `runs` (every run's rate), `batch_size`, `image_size` (of the file),
         `examples` (in the file) and `peak_rss_mb`.
     """
-    from fashion_t2i import train_lib
+    from fashion_t2i.run_context import RunContext
 
-    context = train_lib.RunContext(config, workdir)
+    context = RunContext.for_training(config, workdir)
     batch_size = context.config.data.batch_size
     rates = time_batches(context.train_batches(), batch_size, num_batches, repeats, warm_up)
     return {

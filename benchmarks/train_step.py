@@ -4,13 +4,13 @@ Times `model.train_step(batch)` of the DAMSM phase (`DAMSM`, both encoders
 trained) or the GAN phase (`AttnGAN`: one D step per stage, one G step,
 the EMA update) as training runs it: the runtime settings go through
 `fashion_t2i.distribute.configure`, the networks come from
-`train_lib.build_damsm` / `train_lib.build_gan` inside the strategy's scope,
+`train_lib.compiled_damsm` / `train_lib.compiled_gan` inside the strategy's scope,
 and the step is compiled by `distribute.step_function` (a `tf.function`,
 XLA with `--jit_compile`). Nothing is read from disk and nothing is
 written: the DAMSM has random weights, and the batch is random data of the
 preset's shapes in the input pipeline's layout (`images` per stage in
 [-1, 1], `token_ids` / `wrong_token_ids` with zero padding at the end,
-`lengths`, `content_id`, `product_id`), built once and fed to every step,
+`lengths`, `content_id`; `fashion_t2i.fake_data.fake_batch`), built once and fed to every step,
 so the input pipeline is not part of the time (see
 `benchmarks/input_pipeline.py` for it).
 
@@ -53,13 +53,14 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from benchmarks import flops as flops_lib  # noqa: E402
 from fashion_t2i import distribute  # noqa: E402
+from fashion_t2i import fake_data  # noqa: E402
+from fashion_t2i import networks  # noqa: E402
 from fashion_t2i import train_lib  # noqa: E402
 from fashion_t2i.config import PRESETS, get_preset  # noqa: E402
 from fashion_t2i.config.runtime_config import MIXED_PRECISION  # noqa: E402
@@ -99,39 +100,11 @@ def benchmark_config(
     return config
 
 
-def random_batch(config, vocabulary_size=VOCABULARY_SIZE, seed=0):
-    """A batch like `InputPipeline` makes, of random values, for `config`'s shapes."""
-    rng = np.random.default_rng(seed)
-    batch_size, max_words = config.data.batch_size, config.text.max_words
-    lengths = rng.integers(max(1, max_words // 2), max_words + 1, batch_size).astype(np.int32)
-    lengths[0] = max(1, max_words - 2)  # at least one caption with padding
-    token_ids = rng.integers(2, vocabulary_size, (batch_size, max_words)).astype(np.int32)
-    token_ids[np.arange(max_words)[None, :] >= lengths[:, None]] = 0
-    images = tuple(
-        tf.constant(rng.uniform(-1.0, 1.0, (batch_size, size, size, 3)).astype(np.float32))
-        for size in config.model.stage_sizes
-    )
-    return {
-        "images": images,
-        "token_ids": tf.constant(token_ids),
-        "lengths": tf.constant(lengths),
-        "wrong_token_ids": tf.constant(np.roll(token_ids, -1, axis=0)),
-        "wrong_lengths": tf.constant(np.roll(lengths, -1)),
-        "content_id": tf.constant(rng.integers(0, batch_size // 2 + 1, batch_size), tf.int64),
-        "product_id": tf.constant(np.arange(batch_size), tf.int64),
-    }
-
-
 def build_model(config, phase, vocabulary_size=VOCABULARY_SIZE):
-    """The phase's compiled training model, built as `train_lib` builds it (call in scope)."""
-    damsm = train_lib.build_damsm(config, vocabulary_size)
+    """The phase's compiled training model, built as training builds it (call in scope)."""
     if phase == "gan":
-        return train_lib.build_gan(config, damsm)
-    # As train_lib.train_damsm: one Adam over both encoders.
-    optimizer = train_lib.make_optimizer(config, config.train.damsm_learning_rate)
-    damsm.compile(optimizer=optimizer)
-    optimizer.build(damsm.trainable_variables)
-    return damsm
+        return train_lib.compiled_gan(config, networks.damsm(config, vocabulary_size))
+    return train_lib.compiled_damsm(config, vocabulary_size)
 
 
 def matmul_timer(dtype=tf.float32, size=MATMUL_SIZE):
@@ -212,7 +185,7 @@ def benchmark(
         with strategy.scope():
             model = build_model(config, phase, vocabulary_size)
         step_fn = distribute.step_function(strategy, model, runtime.jit_compile)
-        batch = random_batch(config, vocabulary_size)
+        batch = fake_data.fake_batch(config, vocabulary_size)
 
         start = time.perf_counter()
         concrete = step_fn.get_concrete_function(batch)

@@ -8,6 +8,8 @@ explicitly instead, keyed by owner and position, so nothing is skipped and
 a layout change fails loudly on restore.
 """
 
+import os
+
 import tensorflow as tf
 
 
@@ -64,3 +66,47 @@ def restore(checkpoint, path):
     # Entries of the file that this checkpoint does not ask for (another
     # phase's optimizer, say) are expected.
     status.expect_partial()
+
+
+def damsm_checkpoint(damsm, **extra):
+    """The DAMSM phase's checkpoint: both encoders (and `extra` objects, e.g. optimizer, step)."""
+    return variable_checkpoint(
+        text_encoder=damsm.text_encoder, image_encoder=damsm.image_encoder, **extra
+    )
+
+
+def gan_checkpoint(gan, step=None, optimizers=True):
+    """The GAN phase's checkpoint: every network, the EMA, the noise state and the step.
+
+    With `optimizers` (training) it also holds every optimizer's state; a
+    run opened for analysis restores the networks without them.
+    """
+    items = {
+        "generator": gan.generator,
+        "generator_ema": gan.generator_ema,
+        "text_encoder": gan.text_encoder,
+        "image_encoder": gan.image_encoder,
+        "seed_generator_state": gan.seed_generator.state,
+    }
+    if step is not None:
+        items["step"] = step
+    if optimizers:
+        items["generator_optimizer"] = gan.generator_optimizer
+    for k, discriminator in enumerate(gan.discriminators):
+        items[f"discriminator{k + 1}"] = discriminator
+        if optimizers:
+            items[f"discriminator{k + 1}_optimizer"] = gan.discriminator_optimizers[k]
+    return variable_checkpoint(**items)
+
+
+def latest(directory, phase, hint):
+    """The latest checkpoint path of `phase` in a run directory.
+
+    Raises:
+        FileNotFoundError: no checkpoint of `phase` in `directory`; the
+            message ends with `hint` (what to run first).
+    """
+    path = tf.train.latest_checkpoint(os.path.join(directory, phase))
+    if path is None:
+        raise FileNotFoundError(f"No {phase.upper()} checkpoint in {directory}/{phase}: {hint}")
+    return path

@@ -10,18 +10,16 @@ only learns to draw what its discriminators check.
     python -m fashion_t2i.discriminator_check --workdir runs/demo
 """
 
-import json
-
 import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
 
 from fashion_t2i import evaluation
-from fashion_t2i import train_lib
-from fashion_t2i.config import Config
+from fashion_t2i import files
 from fashion_t2i.data import attributes
-from fashion_t2i.training_loop import log
+from fashion_t2i.progress import log
+from fashion_t2i.run_context import RunContext
 
 # The attributes every embedded caption names, in the evaluation's order.
 ATTRIBUTES = tuple(attributes.ATTRIBUTE_HEADS)
@@ -85,15 +83,15 @@ def check(gan, tokenizer, images, ids, seed=0):
 
 
 def run(workdir, num_images, seed=0):
-    config = Config.load(workdir)
-    context = train_lib.RunContext(config, workdir)
+    """The check on a trained run, opened read-only; returns the JSON-ready result."""
+    context = RunContext.open(workdir)
     reader = context.validation_reader
     if not reader.has_attributes:
         raise ValueError(
             "The discriminator check needs class/colour/pattern ids, which only the "
             "embedded Fashion-MNIST data has."
         )
-    gan, step = train_lib.restore_gan(config, workdir, context.tokenizer)
+    gan, step = context.restore_gan()
     examples = evaluation.read_examples(reader, min(num_images, reader.num_examples))
     labels = evaluation.attribute_labels(examples)
     images = [evaluation.to_unit_range(examples["image"], s) for s in context.stage_sizes]
@@ -110,8 +108,7 @@ def main(argv):
     for stage, values in result["own_caption_wins"].items():
         log(f"  {stage}: " + "  ".join(f"{k} {v:.3f}" for k, v in values.items()))
     if FLAGS.out:
-        with open(FLAGS.out, "w") as f:
-            json.dump(result, f, indent=2, sort_keys=True)
+        files.write_json(FLAGS.out, result)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import os
 import keras
 import tensorflow as tf
 
-from fashion_t2i.models import finite
 
 
 def configure(runtime):
@@ -170,9 +169,16 @@ def synchronize_batch_norm(model):
             layer.synchronized = True
 
 
-def apply_gradients_if(optimizer, gradients, variables, condition, after=None):
-    """`finite.apply_if_finite`, valid in a replica context of any strategy.
+def all_finite(tensors):
+    """True when every element of every tensor is finite."""
+    return tf.reduce_all([tf.reduce_all(tf.math.is_finite(t)) for t in tensors])
 
+
+def apply_gradients_if(optimizer, gradients, variables, condition, after=None):
+    """Applies the gradients (then `after()`) only when `condition` is True.
+
+    Keeps non-finite losses out of the weights (`on_nan="skip"`); valid in
+    a replica context of any strategy. Returns whether it applied.
     `condition` must be the same on every replica (see `all_replicas`).
     With a strategy that synchronises through `merge_call` (Mirrored on
     one machine), a `tf.cond` whose branch all-reduces gradients cannot be
@@ -186,7 +192,14 @@ def apply_gradients_if(optimizer, gradients, variables, condition, after=None):
         or not tf.distribute.has_strategy()
         or tf.__internal__.distribute.strategy_supports_no_merge_call()
     ):
-        return finite.apply_if_finite(optimizer, gradients, variables, condition, after)
+
+        def apply():
+            optimizer.apply_gradients(zip(gradients, variables))
+            if after is not None:
+                after()
+            return tf.constant(True)
+
+        return tf.cond(condition, apply, lambda: tf.constant(False))
 
     def cross_replica(distribution, gradients, condition):
         decided = distribution.experimental_local_results(condition)[0]
@@ -205,15 +218,25 @@ def apply_gradients_if(optimizer, gradients, variables, condition, after=None):
 
 
 def skip_or_run(inputs_finite, step, names):
-    """`finite.skip_or_run` for a training step; with several replicas, just `step()`.
+    """Runs the training step `step()` for a finite batch; otherwise touches nothing.
 
-    A `tf.cond` around a whole step cannot hold its cross-replica
-    synchronisation; with several replicas `step_function` checks the
-    inputs of all replicas in the cross-replica context instead.
+    A batch with NaN or infinite inputs must not even run forward in
+    training mode: batch normalisation would write its statistics into the
+    moving averages. The skipped step reports NaN for each of `names` and
+    `finite=False`. With several replicas this is just `step()`: a
+    `tf.cond` around a whole step cannot hold its cross-replica
+    synchronisation, so `step_function` checks the inputs of all replicas
+    in the cross-replica context instead.
     """
     if num_replicas() > 1:
         return step()
-    return finite.skip_or_run(inputs_finite, step, names)
+
+    def skipped():
+        values = {name: tf.constant(float("nan")) for name in names}
+        values["finite"] = tf.constant(False)
+        return values
+
+    return tf.cond(inputs_finite, step, skipped)
 
 
 def first_replica(strategy, values):
@@ -233,7 +256,7 @@ def _is_distributed(strategy):
 
 
 def _inputs_finite(batch):
-    return finite.all_finite([t for t in tf.nest.flatten(batch) if t.dtype.is_floating])
+    return all_finite([t for t in tf.nest.flatten(batch) if t.dtype.is_floating])
 
 
 def step_function(strategy, model, jit_compile=False):

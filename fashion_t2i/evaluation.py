@@ -16,7 +16,7 @@ from fashion_t2i.data.attributes import ATTRIBUTE_HEADS
 from fashion_t2i.metrics import attribute_classifier as attribute_lib
 from fashion_t2i.metrics import frechet_distance
 from fashion_t2i.metrics import inception_score
-from fashion_t2i.training_loop import log
+from fashion_t2i.progress import log
 
 CLASSIFIER_FILENAME = "attribute_classifier.keras"
 CLASSIFIER_INFO_FILENAME = "attribute_classifier.json"

@@ -5,9 +5,9 @@ import os
 import tensorflow as tf
 
 from fashion_t2i import checkpointing
+from fashion_t2i import networks
 from fashion_t2i.config import Config
 from fashion_t2i.models.generator import Generator
-from fashion_t2i.models.text_encoder import TextEncoder
 from fashion_t2i.text import vocabulary as vocabulary_lib
 from fashion_t2i.text.tokenizer import Tokenizer
 
@@ -102,13 +102,10 @@ class TextToImage(tf.Module):
         word_features, sentence_feature = self.text_encoder(token_ids, training=False)
         noise, condition_noise = self.noise(seeds)
         outputs = self.generator(
-            {
-                "sentence_feature": sentence_feature,
-                "word_features": word_features,
-                "word_mask": tf.not_equal(token_ids, 0),
-                "noise": noise,
-                "condition_noise": condition_noise,
-            },
+            Generator.inputs(
+                word_features, sentence_feature, tf.not_equal(token_ids, 0), noise,
+                condition_noise,
+            ),
             training=False,
         )
         final = outputs["images"][-1]
@@ -139,11 +136,9 @@ class TextToImage(tf.Module):
                 checkpoint.
         """
         config = Config.load(workdir)
-        latest = tf.train.latest_checkpoint(os.path.join(workdir, "gan"))
-        if latest is None:
-            raise FileNotFoundError(
-                f"No GAN checkpoint in {workdir}/gan: train with --phase=gan (or all) first."
-            )
+        latest = checkpointing.latest(
+            workdir, "gan", "train with --phase=gan (or --phase=all) first."
+        )
         model = cls.from_config(
             config, os.path.join(workdir, vocabulary_lib.FILENAME), max_batch, max_text_bytes
         )
@@ -167,13 +162,8 @@ class TextToImage(tf.Module):
         """
         max_text_bytes = max_text_bytes or config.export.max_text_bytes
         tokenizer = Tokenizer(vocabulary_path, config.text.max_words, max_bytes=max_text_bytes)
-        text_encoder = TextEncoder(
-            tokenizer.vocabulary_size,
-            embedding_dim=config.model.embedding_dim,
-            joint_dim=config.model.joint_dim,
-            name="text_encoder",
-        )
-        generator = Generator.from_model_config(config.model, name="generator_ema")
+        text_encoder = networks.text_encoder(config.model, tokenizer.vocabulary_size)
+        generator = networks.generator(config.model, name="generator_ema")
         model = cls(tokenizer, text_encoder, generator, max_batch or config.export.max_batch)
         model.build()
         model.config = config
@@ -182,14 +172,5 @@ class TextToImage(tf.Module):
     def build(self):
         """Creates the variables by running one example."""
         words = self.tokenizer.max_words
-        dim = self.text_encoder.joint_dim
         self.text_encoder(tf.ones([1, words], tf.int32))
-        self.generator(
-            {
-                "sentence_feature": tf.zeros([1, dim]),
-                "word_features": tf.zeros([1, words, dim]),
-                "word_mask": tf.ones([1, words], tf.bool),
-                "noise": tf.zeros([1, self.generator.z_dim]),
-                "condition_noise": tf.zeros([1, self.generator.condition_dim]),
-            }
-        )
+        self.generator(self.generator.dummy_inputs(1, words, self.text_encoder.joint_dim))

@@ -8,11 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from fashion_t2i import checkpointing
-
-
-def log(message):
-    """Progress output: flushed at once, so it shows when stdout is a file or pipe."""
-    print(message, flush=True)
+from fashion_t2i.progress import log
 
 
 class NonFiniteLossError(RuntimeError):

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fashion_t2i import fake_data
 from fashion_t2i.config import get_preset
 
 VOCABULARY_SIZE = 20
@@ -26,24 +27,8 @@ def token_ids(batch_size, max_words, seed=0, lengths=None):
 
 
 def fake_batch(config, seed=0, nan_images=False):
-    """A training batch like `InputPipeline` yields, for `config`'s sizes."""
-    rng = np.random.default_rng(seed)
-    batch_size, max_words = config.data.batch_size, config.text.max_words
-    images = []
-    for size in config.model.stage_sizes:
-        x = rng.uniform(-1.0, 1.0, (batch_size, size, size, 3)).astype(np.float32)
-        if nan_images:
-            x[0, 0, 0, 0] = np.nan
-        images.append(tf.constant(x))
-    ids, lengths = token_ids(batch_size, max_words, seed=seed)
-    return {
-        "images": tuple(images),
-        "token_ids": tf.constant(ids),
-        "lengths": tf.constant(lengths),
-        "wrong_token_ids": tf.constant(np.roll(ids, -1, axis=0)),
-        "wrong_lengths": tf.constant(np.roll(lengths, -1)),
-        "content_id": tf.constant(np.arange(batch_size), tf.int64),
-    }
+    """`fake_data.fake_batch` over the tests' vocabulary."""
+    return fake_data.fake_batch(config, VOCABULARY_SIZE, seed, nan_images)
 
 
 def snapshot(variables):

@@ -13,7 +13,10 @@ import pytest
 import tensorflow as tf
 
 import model_fixtures
+from fashion_t2i import checkpointing
+from fashion_t2i import evaluation_hooks
 from fashion_t2i import losses
+from fashion_t2i import networks
 from fashion_t2i import train_lib
 from fashion_t2i.models.attn_gan import AttnGAN
 
@@ -25,8 +28,8 @@ NUM_STAGES = len(CONFIG.model.stage_sizes)  # smoke: 16 and 32 px
 @pytest.fixture(scope="module")
 def gan():
     keras.utils.set_random_seed(0)
-    damsm = train_lib.build_damsm(CONFIG, VOCAB)
-    return train_lib.build_gan(CONFIG, damsm)
+    damsm = networks.damsm(CONFIG, VOCAB)
+    return train_lib.compiled_gan(CONFIG, damsm)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def train_step(gan):
 
 
 def every_variable(gan):
-    """Every variable the GAN owns, trackers included (to put a state back)."""
+    """Every variable the GAN owns (to put a state back)."""
     variables = (
         list(gan.generator.weights) + list(gan.generator_ema.weights)
         + list(gan.text_encoder.weights) + list(gan.image_encoder.weights)
@@ -44,8 +47,6 @@ def every_variable(gan):
     )
     for discriminator, optimizer in zip(gan.discriminators, gan.discriminator_optimizers):
         variables += list(discriminator.weights) + list(optimizer.variables)
-    for tracker in gan.metrics:
-        variables += list(tracker.variables)
     return variables
 
 
@@ -131,7 +132,7 @@ def test_train_step_returns_every_loss_and_finite(first_step):
 def test_zero_similarity_weight_leaves_the_similarity_out_of_the_step():
     config = CONFIG.replace(train={"similarity_weight": 0.0})
     keras.utils.set_random_seed(0)
-    gan = train_lib.build_gan(config, train_lib.build_damsm(config, VOCAB))
+    gan = train_lib.compiled_gan(config, networks.damsm(config, VOCAB))
     assert "similarity_loss" not in gan.loss_names
     before = State(gan)
     results = tf.function(gan.train_step)(model_fixtures.fake_batch(config, seed=1))
@@ -170,7 +171,7 @@ def test_similarity_loss_is_the_generator_loss_term(gan):
 
 def _first_step_losses(config):
     keras.utils.set_random_seed(0)
-    gan = train_lib.build_gan(config, train_lib.build_damsm(config, VOCAB))
+    gan = train_lib.compiled_gan(config, networks.damsm(config, VOCAB))
     results = tf.function(gan.train_step)(model_fixtures.fake_batch(config, seed=1))
     return {k: float(v) for k, v in results.items()}
 
@@ -221,7 +222,7 @@ def test_train_step_moves_ema_slightly_towards_the_generator(gan, first_step):
         strip_numbers(w.path) for w in gan.generator.weights
     ]
     assert [w.shape for w in gan.generator_ema.weights] == [w.shape for w in gan.generator.weights]
-    # build_all copied the generator into the EMA.
+    # build_networks copied the generator into the EMA.
     for ema, weight in zip(before.ema, before.generator_all):
         np.testing.assert_array_equal(ema, weight)
     assert CONFIG.train.ema_decay == pytest.approx(0.999)
@@ -293,18 +294,18 @@ def test_step_after_a_nan_batch_reports_finite_losses(nan_step):
 
 @pytest.fixture(scope="module")
 def restored(gan, first_step, tmp_path_factory):
-    """The GAN saved with train_lib.gan_checkpoint after one step, restored into a fresh one.
+    """The GAN saved with checkpointing.gan_checkpoint after one step, restored into a fresh one.
 
     The fresh GAN is built in this process, after other networks: Keras numbers
     its unnamed layers differently, as a resumed run in a new process may.
     """
     step = tf.Variable(1, dtype=tf.int64)
-    path = train_lib.gan_checkpoint(gan, step).save(str(tmp_path_factory.mktemp("gan") / "ckpt"))
+    path = checkpointing.gan_checkpoint(gan, step).save(str(tmp_path_factory.mktemp("gan") / "ckpt"))
     keras.utils.set_random_seed(99)
-    fresh = train_lib.build_gan(CONFIG, train_lib.build_damsm(CONFIG, VOCAB))
+    fresh = train_lib.compiled_gan(CONFIG, networks.damsm(CONFIG, VOCAB))
     fresh_step = tf.Variable(0, dtype=tf.int64)
     before_restore = State(fresh)
-    status = train_lib.gan_checkpoint(fresh, fresh_step).restore(path)
+    status = checkpointing.gan_checkpoint(fresh, fresh_step).restore(path)
     # Only silences TF's log of unrestored values; the tests still assert on `status`.
     status.expect_partial()
     return {"status": status, "fresh": fresh, "step": fresh_step, "before": before_restore}
@@ -342,8 +343,8 @@ def test_checkpoint_restores_networks_ema_and_counters(gan, first_step, restored
     rng = np.random.default_rng(5)
     noise = rng.standard_normal((2, CONFIG.model.z_dim)).astype(np.float32)
     condition_noise = rng.standard_normal((2, CONFIG.model.condition_dim)).astype(np.float32)
-    expected = train_lib.sample_images(gan, batch["token_ids"], noise, condition_noise)
-    actual = train_lib.sample_images(fresh, batch["token_ids"], noise, condition_noise)
+    expected = evaluation_hooks.sample_images(gan, batch["token_ids"], noise, condition_noise)
+    actual = evaluation_hooks.sample_images(fresh, batch["token_ids"], noise, condition_noise)
     model_fixtures.assert_same_outputs(actual, expected)
 
 

@@ -196,7 +196,7 @@ def test_negative_cpu_device_count_raises():
 
 def test_runtime_is_not_an_architecture_section():
     # A run may resume on other devices or precision: resume must not refuse it.
-    from fashion_t2i.train_lib import ARCHITECTURE_SECTIONS
+    from fashion_t2i.run_context import ARCHITECTURE_SECTIONS
 
     assert "runtime" not in ARCHITECTURE_SECTIONS
 

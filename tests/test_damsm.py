@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 import model_fixtures
-from fashion_t2i import train_lib
+from fashion_t2i import checkpointing
+from fashion_t2i import networks
 from fashion_t2i.models.damsm import DAMSM
 
 VOCAB = model_fixtures.VOCABULARY_SIZE
@@ -16,7 +17,7 @@ CONFIG = model_fixtures.smoke_config(batch_size=4)
 @pytest.fixture(scope="module")
 def damsm():
     keras.utils.set_random_seed(0)
-    model = train_lib.build_damsm(CONFIG, VOCAB)
+    model = networks.damsm(CONFIG, VOCAB)
     optimizer = keras.optimizers.Adam(CONFIG.train.damsm_learning_rate)
     model.compile(optimizer=optimizer)
     optimizer.build(model.trainable_variables)
@@ -87,23 +88,16 @@ def test_train_step_changes_image_projections_and_trunk(damsm, first_step):
     assert any(changed[p] for p in paths if "projection" not in p)
 
 
-def test_test_step_leaves_weights_unchanged(damsm, first_step):
-    before = model_fixtures.snapshot(all_variables(damsm))
-    results = damsm.test_step(model_fixtures.fake_batch(CONFIG, seed=2))
-    assert set(results) == set(damsm.loss_names)
-    assert not any(model_fixtures.changed(before, model_fixtures.snapshot(all_variables(damsm))))
-
-
 @pytest.fixture(scope="module")
 def saved_checkpoint(damsm, first_step, tmp_path_factory):
     """A DAMSM-phase checkpoint (encoders, optimizer, step) after one step, and a fresh model."""
     directory = tmp_path_factory.mktemp("workdir") / "damsm"
-    checkpoint = train_lib.damsm_checkpoint(
+    checkpoint = checkpointing.damsm_checkpoint(
         damsm, optimizer=damsm.optimizer, step=tf.Variable(1, dtype=tf.int64)
     )
     path = checkpoint.save(str(directory / "ckpt"))
     keras.utils.set_random_seed(123)
-    fresh = train_lib.build_damsm(CONFIG, VOCAB)
+    fresh = networks.damsm(CONFIG, VOCAB)
     return {"path": path, "directory": str(directory), "fresh": fresh}
 
 
@@ -117,7 +111,7 @@ def test_checkpoint_round_trip_restores_every_encoder_variable(damsm, saved_chec
     )
     # What restore_damsm does with the latest checkpoint of workdir/damsm.
     assert tf.train.latest_checkpoint(saved_checkpoint["directory"]) == path
-    status = train_lib.damsm_checkpoint(fresh).restore(path)
+    status = checkpointing.damsm_checkpoint(fresh).restore(path)
     status.expect_partial().assert_existing_objects_matched()
     for a, b in zip(saved, restored):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
@@ -131,7 +125,7 @@ def test_checkpoint_resume_restores_optimizer(damsm, saved_checkpoint):
     fresh.compile(optimizer=optimizer)
     optimizer.build(fresh.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64)
-    checkpoint = train_lib.damsm_checkpoint(fresh, optimizer=optimizer, step=step)
+    checkpoint = checkpointing.damsm_checkpoint(fresh, optimizer=optimizer, step=step)
     status = checkpoint.restore(saved_checkpoint["path"])
     status.expect_partial()  # silences TF's log only
     status.assert_existing_objects_matched()

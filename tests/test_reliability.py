@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fashion_t2i import train_lib
+from fashion_t2i import run_context
 from fashion_t2i.config import get_preset
 from fashion_t2i.training_loop import NonFiniteLossError
 from fashion_t2i.training_loop import TrainingLoop
@@ -274,7 +274,7 @@ def test_workdir_that_is_a_file_is_refused_before_training(tmp_path):
     workdir.write_text("a file where the workdir should be")
 
     with pytest.raises(PermissionError, match=f"Cannot write to workdir {re.escape(str(workdir))}"):
-        train_lib.check_workdir(get_preset("smoke"), str(workdir))
+        run_context.check_workdir(get_preset("smoke"), str(workdir))
 
 
 # NaN policy: TrainingLoop driven in-process with a fake step function.

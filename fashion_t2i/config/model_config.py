@@ -14,6 +14,8 @@ class ModelConfig:
         embedding_dim: word embedding size of the text encoder.
         joint_dim: D, the joint text-image feature size. The bi-LSTM has
             `joint_dim // 2` units per direction.
+        text_dropout: dropout on the word embeddings while the text encoder
+            trains (AttnGAN's RNN encoder: 0.5).
         word_vectors_path: optional text file of pretrained word vectors
             (`word v1 v2 ...` per line) to initialise the embedding.
         region_layer: InceptionV3 tap for region features. Keras `mixed7` is
@@ -25,6 +27,9 @@ class ModelConfig:
             `""` for random initialisation.
         train_image_trunk: train the InceptionV3 trunk in the DAMSM phase.
             Ignored (always frozen) when pretrained weights are loaded.
+        image_encoder_batch_norm_momentum: momentum of the trunk's batch
+            normalisation when it is trained (Keras' InceptionV3 default
+            0.99 lags far behind weights trained from scratch).
         gamma1: sharpness of the attention over regions (AttnGAN: 4).
         gamma2: weight of the most relevant word in R(E, V) (AttnGAN: 5).
         gamma3: scale of the batch softmax over pair scores (AttnGAN: 10).
@@ -43,11 +48,13 @@ class ModelConfig:
 
     embedding_dim: int = 300
     joint_dim: int = 256
+    text_dropout: float = 0.0
     word_vectors_path: str = ""
     region_layer: str = "mixed7"
     image_encoder_size: int = 299
     image_encoder_weights: str = ""
     train_image_trunk: bool = True
+    image_encoder_batch_norm_momentum: float = 0.9
     gamma1: float = 4.0
     gamma2: float = 5.0
     gamma3: float = 10.0
@@ -71,6 +78,8 @@ class ModelConfig:
                 f"ModelConfig.similarity must be one of {SIMILARITY_MODES}, "
                 f"got {self.similarity!r}."
             )
+        if not 0.0 <= self.text_dropout < 1.0:
+            raise ValueError(f"ModelConfig.text_dropout must be in [0, 1), got {self.text_dropout}.")
         if self.joint_dim % 2:
             raise ValueError(f"ModelConfig.joint_dim must be even, got {self.joint_dim}.")
         if self.image_encoder_size < 75:

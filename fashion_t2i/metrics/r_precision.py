@@ -196,3 +196,25 @@ def _unit_rows(features):
     """Rows scaled to unit L2 norm (zero rows stay zero)."""
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     return features / np.maximum(norms, 1e-12)
+
+
+def r_precision_from_features(
+    image_features, sentence_features, content_ids, num_candidates=100, seed=0
+):
+    """R-precision of paired features: each image's own caption first among the candidates.
+
+    The wrong candidates are captions of examples with another content id
+    (another product; on the embedded data another class/colour/pattern
+    combination), so a caption that says the same thing is never a
+    "wrong" answer.
+
+    Args:
+        image_features: [N, D] global image features.
+        sentence_features: [N, D] sentence features, row i the caption of
+            image i.
+        content_ids: [N] ids, equal for examples that show the same thing.
+        num_candidates: captions ranked per image (AttnGAN: 100).
+        seed: seed of the candidate draw.
+    """
+    candidate_sets = sample_candidates(len(content_ids), num_candidates, content_ids, rng=seed)
+    return r_precision(candidate_scores(image_features, sentence_features, candidate_sets))

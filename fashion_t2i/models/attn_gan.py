@@ -5,8 +5,6 @@ import tensorflow as tf
 
 from fashion_t2i import distribute
 from fashion_t2i import losses
-from fashion_t2i.models import finite
-from fashion_t2i.models.discriminator import Discriminator
 from fashion_t2i.models.generator import Generator
 from fashion_t2i.models.negatives import closest_mismatch
 
@@ -83,7 +81,6 @@ class AttnGAN(keras.Model):
             + [f"generator_adversarial_loss_{k + 1}" for k in range(num_stages)]
             + [f"discriminator_loss_{k + 1}" for k in range(num_stages)]
         )
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
 
     def compile(self, generator_optimizer, discriminator_optimizers, **kwargs):
         # optimizer=None: Keras would otherwise build an unused default optimizer.
@@ -95,34 +92,32 @@ class AttnGAN(keras.Model):
             )
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizers = list(discriminator_optimizers)
+        if self.built:
+            self._build_optimizers()
 
-    def build_all(self, batch_size, max_words):
-        """Creates every variable (networks, EMA copy, optimizer slots).
+    def build_networks(self, batch_size, max_words):
+        """Creates every network variable (generator, EMA copy, discriminators).
 
         Checkpoint restore and `tf.function` tracing need the variables to
-        exist first; `train_step` never builds the wrapper model itself.
+        exist first; `train_step` never builds the wrapper model itself. The
+        EMA starts as a copy of the generator. `compile` (before or after)
+        creates the optimizer slots.
         """
-        inputs = self._dummy_inputs(batch_size, max_words)
+        inputs = self.generator.dummy_inputs(batch_size, max_words, self.text_encoder.joint_dim)
         outputs = self.generator(inputs)
         self.generator_ema(inputs)
         sentence = inputs["sentence_feature"]
         for images, discriminator in zip(outputs["images"], self.discriminators):
             discriminator(images, sentence, sentence)
+        self.copy_to_ema()
+        self.built = True
+        if getattr(self, "generator_optimizer", None) is not None:
+            self._build_optimizers()
+
+    def _build_optimizers(self):
         self.generator_optimizer.build(self.generator.trainable_variables)
         for optimizer, discriminator in zip(self.discriminator_optimizers, self.discriminators):
             optimizer.build(discriminator.trainable_variables)
-        self.copy_to_ema()
-        self.built = True
-
-    def _dummy_inputs(self, batch_size, max_words):
-        dim = self.text_encoder.joint_dim
-        return {
-            "sentence_feature": tf.zeros([batch_size, dim]),
-            "word_features": tf.zeros([batch_size, max_words, dim]),
-            "word_mask": tf.ones([batch_size, max_words], tf.bool),
-            "noise": tf.zeros([batch_size, self.generator.z_dim]),
-            "condition_noise": tf.zeros([batch_size, self.generator.condition_dim]),
-        }
 
     def copy_to_ema(self):
         for ema, weight in zip(self.generator_ema.weights, self.generator.weights):
@@ -165,13 +160,9 @@ class AttnGAN(keras.Model):
             noise = self._normal(batch, self.generator.z_dim)
         if condition_noise is None:
             condition_noise = self._normal(batch, self.generator.condition_dim)
-        return {
-            "sentence_feature": sentence_feature,
-            "word_features": word_features,
-            "word_mask": tf.not_equal(token_ids, 0),
-            "noise": noise,
-            "condition_noise": condition_noise,
-        }
+        return Generator.inputs(
+            word_features, sentence_feature, tf.not_equal(token_ids, 0), noise, condition_noise
+        )
 
     def call(self, token_ids, training=False):
         """Images of the EMA generator for token ids (fresh noise)."""
@@ -184,7 +175,7 @@ class AttnGAN(keras.Model):
         non-finite loss skips that network's update (and the EMA with G's).
         """
         return distribute.skip_or_run(
-            finite.all_finite(data["images"]), lambda: self._train_step(data), self.loss_names
+            distribute.all_finite(data["images"]), lambda: self._train_step(data), self.loss_names
         )
 
     def _train_step(self, data):
@@ -192,7 +183,7 @@ class AttnGAN(keras.Model):
         # share of the batch; see `fashion_t2i.distribute` for how the
         # losses and the logged values match one device's.
         real_images = data["images"]
-        content_ids = data.get("content_id", data.get("product_id"))
+        content_ids = data["content_id"]
         # Encode text with the frozen DAMSM text encoder: e, e_bar (and the wrong caption's).
         inputs = self.generator_inputs(data["token_ids"])
         _, wrong_sentence = self.encode_text(data["wrong_token_ids"])
@@ -255,7 +246,6 @@ class AttnGAN(keras.Model):
         terms.update({"generator_loss": mean(g_loss), "kl_loss": mean(kl)})
         if self.similarity_weight:
             terms["similarity_loss"] = similarity
-        finite.track(self.trackers, terms, all_finite)
         results = {name: terms[name] for name in self.loss_names}
         results["finite"] = all_finite
         return results
@@ -292,10 +282,6 @@ class AttnGAN(keras.Model):
             mode=self.similarity, content_ids=None if content_ids is None else gather(content_ids),
         )["similarity_loss"]
 
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -325,31 +311,3 @@ class AttnGAN(keras.Model):
             config[key] = keras.layers.deserialize(config[key])
         config["discriminators"] = [keras.layers.deserialize(d) for d in config["discriminators"]]
         return cls(**config)
-
-    @classmethod
-    def from_config_and_damsm(cls, config, damsm):
-        """Builds the GAN of a run `Config` around a trained `DAMSM`."""
-        model = config.model
-        generator = Generator.from_model_config(model)
-        discriminators = [
-            Discriminator(size, model.df_dim, model.joint_dim, name=f"discriminator{k + 1}")
-            for k, size in enumerate(model.stage_sizes)
-        ]
-        train = config.train
-        return cls(
-            generator,
-            discriminators,
-            damsm.text_encoder,
-            damsm.image_encoder,
-            similarity_weight=train.similarity_weight,
-            kl_weight=train.kl_weight,
-            mismatch_term=train.mismatch_term,
-            hard_mismatch=train.hard_mismatch,
-            ema_decay=train.ema_decay,
-            gamma1=model.gamma1,
-            gamma2=model.gamma2,
-            gamma3=model.gamma3,
-            similarity=model.similarity,
-            seed=config.data.seed,
-            name="attn_gan",
-        )

@@ -5,9 +5,6 @@ import tensorflow as tf
 
 from fashion_t2i import distribute
 from fashion_t2i import losses
-from fashion_t2i.models import finite
-from fashion_t2i.models.image_encoder import ImageEncoder
-from fashion_t2i.models.text_encoder import TextEncoder
 
 
 @keras.saving.register_keras_serializable(package="fashion_t2i")
@@ -26,8 +23,8 @@ class DAMSM(keras.Model):
         similarity: "t2i", "i2t" or "both".
 
     Call args:
-        inputs: dict with `images` (tuple of stage images; the last is used)
-            or `image`, and `token_ids`.
+        inputs: dict with `images` (the stage images smallest first, of
+            which the last is used, or one image tensor) and `token_ids`.
 
     Returns:
         dict of `word_features`, `sentence_feature`, `region_features`,
@@ -56,7 +53,6 @@ class DAMSM(keras.Model):
             self.loss_names += ["t2i_loss_1", "t2i_loss_2"]
         if similarity in ("i2t", "both"):
             self.loss_names += ["i2t_loss_1", "i2t_loss_2"]
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
 
     @staticmethod
     def _final_images(inputs):
@@ -88,7 +84,7 @@ class DAMSM(keras.Model):
         def gathered(name):
             return gather(tf.cast(features[name], tf.float32))
 
-        content_ids = data.get("content_id", data.get("product_id"))
+        content_ids = data["content_id"]
         return losses.similarity_loss(
             gathered("word_features"),
             gathered("sentence_feature"),
@@ -99,7 +95,7 @@ class DAMSM(keras.Model):
             gamma2=self.gamma2,
             gamma3=self.gamma3,
             mode=self.similarity,
-            content_ids=None if content_ids is None else gather(content_ids),
+            content_ids=gather(content_ids),
         )
 
     def train_step(self, data):
@@ -111,7 +107,7 @@ class DAMSM(keras.Model):
         images = data["images"]
         images = images if isinstance(images, (tuple, list)) else [images]
         return distribute.skip_or_run(
-            finite.all_finite(images), lambda: self._train_step(data), self.loss_names
+            distribute.all_finite(images), lambda: self._train_step(data), self.loss_names
         )
 
     def _train_step(self, data):
@@ -125,19 +121,9 @@ class DAMSM(keras.Model):
         gradients = tape.gradient(scaled, variables)
         is_finite = distribute.all_replicas(tf.math.is_finite(terms["similarity_loss"]))
         distribute.apply_gradients_if(self.optimizer, gradients, variables, is_finite)
-        finite.track(self.trackers, terms, is_finite)
         results = {name: terms[name] for name in self.loss_names}
         results["finite"] = is_finite
         return results
-
-    def test_step(self, data):
-        terms = self.compute_losses(data, training=False)
-        finite.track(self.trackers, terms, tf.math.is_finite(terms["similarity_loss"]))
-        return {name: self.trackers[name].result() for name in self.loss_names}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def get_config(self):
         config = super().get_config()
@@ -159,31 +145,3 @@ class DAMSM(keras.Model):
         config["text_encoder"] = keras.layers.deserialize(config["text_encoder"])
         config["image_encoder"] = keras.layers.deserialize(config["image_encoder"])
         return cls(**config)
-
-    @classmethod
-    def from_model_config(cls, model_config, vocabulary_size, embeddings_initializer="uniform"):
-        """Builds a DAMSM from a `ModelConfig`."""
-        text_encoder = TextEncoder(
-            vocabulary_size,
-            embedding_dim=model_config.embedding_dim,
-            joint_dim=model_config.joint_dim,
-            embeddings_initializer=embeddings_initializer,
-            name="text_encoder",
-        )
-        image_encoder = ImageEncoder(
-            joint_dim=model_config.joint_dim,
-            region_layer=model_config.region_layer,
-            input_size=model_config.image_encoder_size,
-            weights=model_config.image_encoder_weights or None,
-            train_trunk=model_config.train_image_trunk,
-            name="image_encoder",
-        )
-        return cls(
-            text_encoder,
-            image_encoder,
-            gamma1=model_config.gamma1,
-            gamma2=model_config.gamma2,
-            gamma3=model_config.gamma3,
-            similarity=model_config.similarity,
-            name="damsm",
-        )

@@ -118,6 +118,27 @@ class Generator(keras.Model):
             "log_variance": log_variance,
         }
 
+    @staticmethod
+    def inputs(word_features, sentence_feature, word_mask, noise, condition_noise):
+        """The generator's input dict (the one place it is assembled)."""
+        return {
+            "sentence_feature": sentence_feature,
+            "word_features": word_features,
+            "word_mask": word_mask,
+            "noise": noise,
+            "condition_noise": condition_noise,
+        }
+
+    def dummy_inputs(self, batch_size, max_words, joint_dim):
+        """Zero inputs of the given sizes (all words present), to create the variables."""
+        return self.inputs(
+            ops.zeros((batch_size, max_words, joint_dim)),
+            ops.zeros((batch_size, joint_dim)),
+            ops.ones((batch_size, max_words), dtype="bool"),
+            ops.zeros((batch_size, self.z_dim)),
+            ops.zeros((batch_size, self.condition_dim)),
+        )
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -131,15 +152,3 @@ class Generator(keras.Model):
             }
         )
         return config
-
-    @classmethod
-    def from_model_config(cls, model_config, name="generator"):
-        return cls(
-            z_dim=model_config.z_dim,
-            condition_dim=model_config.condition_dim,
-            gf_dim=model_config.gf_dim,
-            stage1_size=model_config.stage1_size,
-            num_refinement_stages=model_config.num_refinement_stages,
-            residual_blocks=model_config.residual_blocks,
-            name=name,
-        )

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-REGION_LAYERS = ("mixed6", "mixed7")
+from fashion_t2i.config.model_config import REGION_LAYERS
 
 
 @keras.saving.register_keras_serializable(package="fashion_t2i")

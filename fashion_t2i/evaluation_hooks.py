@@ -1,0 +1,232 @@
+"""What training shows of itself: TensorBoard summaries and evaluations at a cadence.
+
+Each function here returns a hook `fn(step, writer)` for `TrainingLoop`
+(run every so many steps and at the end of a phase). The hooks read fixed
+validation examples and fixed noise, so their numbers and pictures are
+comparable from one step to the next.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from fashion_t2i import evaluation
+from fashion_t2i import losses
+from fashion_t2i import visualization
+from fashion_t2i.metrics.r_precision import r_precision_from_features
+from fashion_t2i.progress import log
+
+NUM_CANDIDATES = 100
+R_PRECISION_EXAMPLES = 1000
+ATTENTION_PAIRS = 4
+SAMPLE_CAPTIONS = 8
+EVAL_IMAGES = 256
+# Validation batches (of the training batch size) of the L_similarity evaluation.
+SIMILARITY_BATCHES = 8
+# Words whose attention maps are shown per caption.
+SHOWN_WORDS = 6
+
+
+def encode_validation(damsm, dataset, max_examples):
+    """Global image and sentence features and content ids of up to `max_examples` pairs."""
+    images, sentences, ids = [], [], []
+    count = 0
+    for batch in dataset:
+        features = damsm(batch, training=False)
+        images.append(features["global_feature"].numpy())
+        sentences.append(features["sentence_feature"].numpy())
+        ids.append(batch["content_id"].numpy())
+        count += len(ids[-1])
+        if count >= max_examples:
+            break
+    return tuple(np.concatenate(x)[:max_examples] for x in (images, sentences, ids))
+
+
+def damsm_attention(damsm, batch, config):
+    """Word-over-region attention of each pair of `batch`: [B, T, h, w]."""
+    features = damsm(batch, training=False)
+    word_mask = tf.not_equal(batch["token_ids"], 0)
+    _, alpha = losses.word_region_scores(
+        features["word_features"],
+        word_mask,
+        features["region_features"],
+        config.model.gamma1,
+        config.model.gamma2,
+    )
+    alpha = tf.linalg.diag_part(tf.transpose(alpha, [2, 3, 0, 1]))  # [T, N, B]
+    alpha = tf.transpose(alpha, [2, 0, 1]).numpy()
+    side = int(round(np.sqrt(alpha.shape[-1])))
+    return alpha.reshape(alpha.shape[0], alpha.shape[1], side, side)
+
+
+def write_attention_summary(name, images, attention, tokens, lengths, step, writer):
+    """Images with the attention map of each of their first words, and the captions."""
+    num_words = min(int(attention.shape[1]), SHOWN_WORDS)
+    grid = visualization.image_grid(
+        visualization.attention_overlays(images, attention, num_words)
+    )
+    words = [
+        " ".join(t.decode("utf-8") for t in row[:n]) for row, n in zip(tokens, lengths)
+    ]
+    with writer.as_default(step=step):
+        tf.summary.image(name, grid[None], max_outputs=1)
+        tf.summary.text(name + "/captions", tf.constant(words))
+
+
+def sample_images(gan, token_ids, noise, condition_noise):
+    """Every stage's EMA image for fixed inputs, and the refinement attention."""
+    inputs = gan.generator_inputs(token_ids, noise, condition_noise)
+    outputs = gan.generator_ema(inputs, training=False)
+    return [x.numpy() for x in outputs["images"]], [a.numpy() for a in outputs["attention"]]
+
+
+def sample_grid(stage_images, real_images=None):
+    """One row per caption: every stage resized to the final size, then the real image."""
+    final = stage_images[-1].shape[1]
+    columns = [
+        tf.image.resize(x, [final, final], "nearest").numpy() for x in stage_images
+    ]
+    if real_images is not None:
+        columns.append(np.asarray(real_images))
+    return visualization.image_grid(visualization.to_uint8(np.stack(columns, axis=1)))
+
+
+def damsm_r_precision_hook(context, damsm, results, log_fn=log):
+    """R-precision (top-1 of 100) of the DAMSM on validation pairs, as `eval/r_precision`.
+
+    The latest value is also kept in `results["r_precision"]`.
+    """
+
+    def hook(step, writer):
+        features = encode_validation(damsm, context.validation_dataset(), R_PRECISION_EXAMPLES)
+        value = r_precision_from_features(
+            *features, num_candidates=NUM_CANDIDATES, seed=context.config.data.seed
+        )
+        results["r_precision"] = value
+        with writer.as_default(step=step):
+            tf.summary.scalar("eval/r_precision", value)
+        log_fn(f"[damsm] step {step}  validation R-precision (top-1 of 100) {value:.3f}")
+
+    return hook
+
+
+def damsm_attention_hook(context, damsm):
+    """The DAMSM's word-region attention on fixed validation pairs, as `damsm/attention`."""
+    fixed = context.fixed_validation_batch(ATTENTION_PAIRS)
+    tokens = context.tokenizer.detokenize(fixed["token_ids"]).numpy()
+
+    def hook(step, writer):
+        attention = damsm_attention(damsm, fixed, context.config)
+        write_attention_summary(
+            "damsm/attention", fixed["images"][-1].numpy(), attention, tokens,
+            fixed["lengths"].numpy(), step, writer,
+        )
+
+    return hook
+
+
+def gan_samples_hook(context, gan):
+    """Every stage's EMA samples of fixed captions beside the real image (`gan/samples`).
+
+    Also the last refinement stage's word attention on them (`gan/attention`).
+    """
+    fixed = context.fixed_validation_batch(SAMPLE_CAPTIONS)
+    tokens = context.tokenizer.detokenize(fixed["token_ids"]).numpy()
+    rng = np.random.default_rng(context.config.data.seed)
+    noise = rng.standard_normal((SAMPLE_CAPTIONS, gan.generator.z_dim)).astype(np.float32)
+    condition_noise = np.zeros((SAMPLE_CAPTIONS, gan.generator.condition_dim), np.float32)
+
+    def hook(step, writer):
+        stage_images, attention = sample_images(gan, fixed["token_ids"], noise, condition_noise)
+        grid = sample_grid(stage_images, fixed["images"][-1].numpy())
+        with writer.as_default(step=step):
+            tf.summary.image("gan/samples", grid[None], max_outputs=1)
+        if attention:
+            write_attention_summary(
+                "gan/attention", stage_images[-1], attention[-1], tokens,
+                fixed["lengths"].numpy(), step, writer,
+            )
+
+    return hook
+
+
+def attribute_evaluation_hook(context, gan, log_fn=log, num_images=EVAL_IMAGES):
+    """A hook that scores the EMA generator's images of fixed validation captions.
+
+    The attribute classifier (trained once on real images, cached in the
+    workdir) reads class, colour and pattern of images generated from
+    `num_images` validation captions with fixed noise; the accuracies go to
+    TensorBoard as `eval/<attribute>_accuracy`.
+    """
+    size = context.stage_sizes[-1]
+    num_images = min(num_images, context.validation_reader.num_examples)
+    classifier, real_accuracy = evaluation.attribute_classifier(
+        context.workdir, context.train_reader, context.validation_reader, size,
+        seed=context.config.data.seed, log_fn=log_fn,
+    )
+    examples = evaluation.read_examples(context.validation_reader, num_images)
+    token_ids, _ = context.tokenizer(tf.constant(evaluation.decode_captions(examples)))
+    labels = evaluation.attribute_labels(examples)
+    rng = np.random.default_rng(context.config.data.seed + 1)
+    noise = rng.standard_normal((num_images, gan.generator.z_dim)).astype(np.float32)
+    condition_noise = rng.standard_normal((num_images, gan.generator.condition_dim))
+    condition_noise = condition_noise.astype(np.float32)
+
+    def hook(step, writer):
+        images = np.concatenate(
+            [
+                sample_images(
+                    gan, token_ids[i : i + 64], noise[i : i + 64], condition_noise[i : i + 64]
+                )[0][-1]
+                for i in range(0, num_images, 64)
+            ]
+        )
+        accuracy = evaluation.attribute_metrics(classifier, images, labels)
+        with writer.as_default(step=step):
+            for name, value in accuracy.items():
+                tf.summary.scalar(f"eval/{name}_accuracy", value)
+                tf.summary.scalar(f"eval/{name}_accuracy_real", real_accuracy[name])
+        shown = "  ".join(f"{k} {v:.3f}" for k, v in sorted(accuracy.items()))
+        log_fn(f"[gan] step {step}  attribute accuracy of generated images: {shown}")
+
+    return hook
+
+
+def similarity_evaluation_hook(context, gan, log_fn=log, num_batches=SIMILARITY_BATCHES):
+    """A hook that measures L_similarity of the EMA generator's images of validation captions.
+
+    The first `num_batches` validation batches, each of the training batch
+    size (the loss's negatives are the other captions of the batch), with
+    fixed noise; the mean goes to TensorBoard as `eval/similarity_loss`.
+    With lambda = 0 the training step does not compute the term at all, and
+    this is where it is measured.
+    """
+    batch_size = context.config.data.batch_size
+    batches = []
+    for batch in context.validation_dataset(batch_size=batch_size).take(num_batches):
+        batches.append({key: batch[key] for key in ("token_ids", "content_id")})
+    rng = np.random.default_rng(context.config.data.seed + 2)
+    noises = [
+        (
+            rng.standard_normal((batch_size, gan.generator.z_dim)).astype(np.float32),
+            rng.standard_normal((batch_size, gan.generator.condition_dim)).astype(np.float32),
+        )
+        for _ in batches
+    ]
+
+    def hook(step, writer):
+        values = []
+        for batch, (noise, condition_noise) in zip(batches, noises):
+            images = sample_images(gan, batch["token_ids"], noise, condition_noise)[0][-1]
+            loss = gan.similarity_loss(
+                tf.constant(images), batch["token_ids"], batch["content_id"]
+            )
+            values.append(float(loss))
+        value = float(np.mean(values))
+        with writer.as_default(step=step):
+            tf.summary.scalar("eval/similarity_loss", value)
+        log_fn(
+            f"[gan] step {step}  L_similarity of generated images, "
+            f"{len(values) * batch_size} validation captions: {value:.4f}"
+        )
+
+    return hook
