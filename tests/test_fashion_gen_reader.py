@@ -188,7 +188,7 @@ def test_schema_errors_name_the_file_and_problem(tmp_path, case):
 
 def test_missing_file_raises_file_not_found(tmp_path):
     path = str(tmp_path / "absent.h5")
-    with pytest.raises(FileNotFoundError) as info:
+    with pytest.raises(FileNotFoundError, match="Fashion-Gen HDF5 file not found") as info:
         FashionGenReader(path)
     assert path in str(info.value)
 
@@ -207,7 +207,7 @@ def test_schema_error_is_a_value_error():
 
 def test_open_checked_closes_the_file_on_error(tmp_path):
     path = _write_raw(tmp_path / "bad.h5", image=np.zeros((3, SIZE, SIZE), np.uint8))
-    with pytest.raises(schema.SchemaError):
+    with pytest.raises(schema.SchemaError, match=r"must have shape \(N, H, W, 3\)"):
         schema.open_checked(path)
     # Still closed: opening for writing would fail on Linux HDF5 locking otherwise.
     with h5py.File(path, "r+") as f:
@@ -228,20 +228,15 @@ def test_non_digit_product_id_is_rejected_at_construction(tmp_path):
     assert "1" in str(info.value)  # the row
 
 
-def test_non_square_images_are_read_or_rejected_early(tmp_path):
-    """The schema allows (N, H, W, 3); the reader must not fail later inside tf.data.
-
-    Either the reader rejects H != W at construction (SchemaError naming the
-    file) or `dataset()` yields the images with their stored shape.
-    """
+def test_non_square_images_are_rejected_early(tmp_path):
+    """The reader needs square images (`image_size` is one side): a wide file
+    is refused at construction, naming the file and the converter that pads
+    to square, not later inside tf.data."""
     path = _write_raw(tmp_path / "wide.h5", image=np.zeros((3, SIZE, SIZE + 4, 3), np.uint8))
-    try:
-        reader = FashionGenReader(path)
-    except schema.SchemaError as e:
-        assert path in str(e)
-        return
-    images = [e["image"] for e in reader.dataset(shuffle=False).as_numpy_iterator()]
-    assert [i.shape for i in images] == [(SIZE, SIZE + 4, 3)] * 3
+    with pytest.raises(schema.SchemaError, match=r"must hold square images .*convert_catalogue") as info:
+        FashionGenReader(path)
+    assert path in str(info.value)
+    assert str((3, SIZE, SIZE + 4, 3)) in str(info.value)
 
 
 # --------------------------------------------------------------------------- bad captions
