@@ -1,12 +1,13 @@
 """AttnGAN promises checked on a tiny GAN built from the model classes.
 
 What one step updates (the loss-level finiteness guards, the EMA) and what
-the generator reads (stage 1 is G1(z, e_bar)). The batches here are finite, so the input guard lets every step run; a
-non-finite loss is made by patching one loss function of
-`fashion_t2i.losses` (added NaN: the gradients stay finite, so only the
-finiteness flag can keep the update out). The networks are built directly
-from the model classes at tiny sizes (8 and 16 px stages), without the
-similarity term, so the image encoder never runs.
+the generator reads (stage 1 is G1(z, e_bar)). The batches here are
+finite, so the input guard lets every step run; a non-finite loss is made
+by patching one loss function of `fashion_t2i.losses` (added NaN: the
+gradients stay finite, so only the finiteness flag can keep the update
+out). The networks are built directly from the model classes at tiny sizes
+(8 and 16 px stages), without the similarity term, so the image encoder
+never runs.
 """
 
 import keras
