@@ -58,7 +58,7 @@ export: install
 
 serve: install
 	$(PY) -m serving.server --model_base_path=$(EXPORT_BASE)/$(MODEL_NAME) \
-	  --model_name=$(MODEL_NAME) --port=8500
+	  --model_name=$(MODEL_NAME) --port=8500 --rest_api_port=8501
 
 generate: install
 	$(PY) -m fashion_t2i.generate --workdir=$(WORKDIR) --text="$(TEXT)" --out=$(WORKDIR)/samples.png

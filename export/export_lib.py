@@ -10,6 +10,10 @@ from fashion_t2i.config.config import CONFIG_FILENAME
 
 TEXTS = tf.TensorSpec([None], tf.string, name="texts")
 SEEDS = tf.TensorSpec([None], tf.int64, name="seeds")
+# TF Serving's REST API base64-encodes a string output only when its name ends
+# in "_bytes"; any other string output is written as JSON text, which PNG bytes
+# are not.
+PNG_OUTPUT = "png_bytes"
 
 
 def next_version(model_dir):
@@ -24,8 +28,9 @@ def export_saved_model(model, base_dir, model_name, version=None, verbose=False)
     """Exports a `TextToImage` to `<base_dir>/<model_name>/<version>/`.
 
     Signatures (TF Serving names):
-    - `serving_default(texts)` -> `images` uint8 [B, H, W, 3], `png` [B];
-      a new random seed per text.
+    - `serving_default(texts)` -> `images` uint8 [B, H, W, 3], `png_bytes`
+      [B] (PNG-encoded; the `_bytes` suffix makes TF Serving's REST API
+      return them as `{"b64": ...}`); a new random seed per text.
     - `generate(texts, seeds)` -> the same, deterministic per seed.
     - `attention(texts, seeds)` -> also `attention` float32 [B, T, h, w]
       and `tokens` string [B, T].
@@ -54,15 +59,16 @@ def export_saved_model(model, base_dir, model_name, version=None, verbose=False)
         raise FileExistsError(f"{final} exists; pass another --version or leave it unset.")
 
     def serve(texts):
-        outputs = model.generate(texts, model.random_seeds(texts))
-        return {"images": outputs["images"], "png": outputs["png"]}
+        return _signature_outputs(model.generate(texts, model.random_seeds(texts)))
 
     def generate(texts, seeds):
-        outputs = model.generate(texts, seeds)
-        return {"images": outputs["images"], "png": outputs["png"]}
+        return _signature_outputs(model.generate(texts, seeds))
 
     def attention(texts, seeds):
-        return model.generate(texts, seeds)
+        outputs = model.generate(texts, seeds)
+        return dict(
+            _signature_outputs(outputs), attention=outputs["attention"], tokens=outputs["tokens"]
+        )
 
     archive = keras.export.ExportArchive()
     archive.track(model.text_encoder)
@@ -78,3 +84,8 @@ def export_saved_model(model, base_dir, model_name, version=None, verbose=False)
         model.config.save(os.path.join(tmp, "assets.extra"))
     assert os.path.exists(os.path.join(final, "assets.extra", CONFIG_FILENAME))
     return final
+
+
+def _signature_outputs(outputs):
+    """The image outputs of every signature, under their served names."""
+    return {"images": outputs["images"], PNG_OUTPUT: outputs["png"]}

@@ -21,6 +21,8 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 MEGABYTE = 1024 * 1024
 SEEDED_SIGNATURES = ("generate", "attention")
 SIGNATURES = ("serving_default",) + SEEDED_SIGNATURES
+# The exported PNG output; "_bytes" makes TF Serving's REST API send it as base64.
+PNG_OUTPUT = "png_bytes"
 
 
 class FashionT2IClient:
@@ -73,7 +75,7 @@ class FashionT2IClient:
             output_filter: output names to return, or None for all.
 
         Returns:
-            dict output name -> numpy array ("images", "png", and for
+            dict output name -> numpy array ("images", "png_bytes", and for
             "attention" also "attention" and "tokens").
 
         Raises:
@@ -116,8 +118,8 @@ class FashionT2IClient:
         Raises:
             ValueError, grpc.RpcError: see `predict`.
         """
-        outputs = self.predict(texts, seeds=seeds, signature_name=signature_name, output_filter=["png"])
-        return [bytes(png) for png in outputs["png"]]
+        outputs = self.predict(texts, seeds=seeds, signature_name=signature_name, output_filter=[PNG_OUTPUT])
+        return [bytes(png) for png in outputs[PNG_OUTPUT]]
 
     def metadata(self):
         """Returns the served version and its signatures.

@@ -37,7 +37,7 @@ class StandInGenerator(tf.Module):
         flat = tf.math.floormod(codes[:, None] * 31 + pixels[None, :] * 17, 256)
         images = tf.cast(tf.reshape(flat, [-1, IMAGE_SIZE, IMAGE_SIZE, 3]), tf.uint8)
         png = tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)
-        return {"images": images, "png": png}
+        return {"images": images, "png_bytes": png}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serving_default(self, texts):

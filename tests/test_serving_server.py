@@ -4,6 +4,7 @@ Every call goes through the real `PredictionServiceStub` over loopback gRPC.
 """
 
 import concurrent.futures
+import json
 import logging
 import os
 import shutil
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import grpc
 import numpy as np
@@ -100,7 +102,7 @@ def rpc_error(call):
 
 
 def pngs_of(response):
-    return [bytes(png) for png in tf.make_ndarray(response.outputs["png"])]
+    return [bytes(png) for png in tf.make_ndarray(response.outputs["png_bytes"])]
 
 
 def wait_for(condition, timeout):
@@ -143,9 +145,9 @@ def test_attention_returns_maps_and_tokens(stub):
 
 
 def test_output_filter_returns_only_named_outputs(stub):
-    response = stub.Predict(make_request(output_filter=["png"], texts=texts(b"a coat")), timeout=10)
+    response = stub.Predict(make_request(output_filter=["png_bytes"], texts=texts(b"a coat")), timeout=10)
 
-    assert set(response.outputs) == {"png"}
+    assert set(response.outputs) == {"png_bytes"}
 
 
 def test_metadata_lists_the_three_signatures(stub):
@@ -158,7 +160,7 @@ def test_metadata_lists_the_three_signatures(stub):
     generate = signature_def_map.signature_def["generate"]
     assert generate.inputs["texts"].dtype == tf.string.as_datatype_enum
     assert generate.inputs["seeds"].dtype == tf.int64.as_datatype_enum
-    assert set(generate.outputs) == {"images", "png"}
+    assert set(generate.outputs) == {"images", "png_bytes"}
 
 
 BAD_PREDICTS = {
@@ -185,7 +187,13 @@ BAD_PREDICTS = {
         "equal 0th-dimension size",
     ),
     "unknown output": (make_request(output_filter=["pngs"], texts=texts(b"a")), INVALID, "alias not found"),
-    "duplicate output": (make_request(output_filter=["png", "png"], texts=texts(b"a")), INVALID, "duplicate"),
+    "duplicate output": (
+        make_request(output_filter=["png_bytes", "png_bytes"], texts=texts(b"a")),
+        INVALID,
+        "duplicate",
+    ),
+    "empty description": (make_request(texts=texts(b"a coat", b"")), INVALID, "Description 2 of 2 has no words"),
+    "wordless description": (make_request(texts=texts(b" ... !? ")), INVALID, "Description 1 of 1 has no words"),
     "unknown signature": (
         make_request("sample", texts=texts(b"a")),
         grpc.StatusCode.FAILED_PRECONDITION,
@@ -248,7 +256,7 @@ def test_bad_metadata_request_is_rejected(stub, request_, code):
 
 @pytest.mark.parametrize(
     "text",
-    [b"\xff\xfe\xc3\x28 not utf-8", b"\x00" * 8, ("long " * 200_000).encode()],
+    [b"\xff\xfe\xc3\x28 not utf-8", b"\x00" * 8 + b"coat", ("long " * 200_000).encode()],
     ids=["invalid utf-8", "nul bytes", "1 MB text"],
 )
 def test_hostile_texts_do_not_kill_the_server(stub, text):
@@ -259,26 +267,26 @@ def test_hostile_texts_do_not_kill_the_server(stub, text):
 
 
 class RejectingModel(tf.Module):
-    """Raises InvalidArgumentError inside the graph for an empty text."""
+    """Raises InvalidArgumentError inside the graph for a text longer than 3 bytes."""
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serve(self, texts):
         lengths = tf.strings.length(texts)
-        with tf.control_dependencies([tf.debugging.assert_positive(lengths, message="empty text")]):
+        with tf.control_dependencies([tf.debugging.assert_less(lengths, 4, message="text too long")]):
             return {"lengths": tf.identity(lengths)}
 
 
-def test_graph_errors_keep_their_status_code(tmp_path):
+def test_graph_errors_keep_their_status_code_and_lose_the_graph_dump(tmp_path):
     module = RejectingModel()
     tf.saved_model.save(module, str(tmp_path / MODEL_NAME / "1"), signatures={"serving_default": module.serve})
     with PredictionServer(str(tmp_path / MODEL_NAME), MODEL_NAME, port=0, poll_seconds=0) as server:
         with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-            error = rpc_error(lambda: stub.Predict(make_request(texts=texts(b"a", b"")), timeout=10))
+            error = rpc_error(lambda: stub.Predict(make_request(texts=texts(b"a", b"abcdef")), timeout=10))
             ok = stub.Predict(make_request(texts=texts(b"abc")), timeout=10)
 
     assert error.code() == INVALID
-    assert "empty text" in error.details()
+    assert error.details() == "text too long"
     assert tf.make_ndarray(ok.outputs["lengths"]).tolist() == [3]
 
 
@@ -365,7 +373,7 @@ def test_command_line_server_serves_and_stops_on_sigterm(tmp_path, staged_versio
     base = tmp_path / MODEL_NAME
     shutil.copytree(staged_versions[1], base / "1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "serving.server", "--model_base_path", str(base), "--port", "0"],
+        [sys.executable, "-m", "serving.server", "--model_base_path", str(base), "--port", "0", "--rest_api_port", "0"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -379,6 +387,10 @@ def test_command_line_server_serves_and_stops_on_sigterm(tmp_path, staged_versio
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
             assert len(pngs_of(stub.Predict(good_request(), timeout=10))) == 1
+        rest_line = process.stdout.readline()
+        assert rest_line.startswith("REST API and design page on http://127.0.0.1:"), rest_line
+        with urllib.request.urlopen(f"{rest_line.split(' on ', 1)[1].strip()}v1/models/{MODEL_NAME}", timeout=10) as reply:
+            assert json.load(reply)["model_version_status"][0]["state"] == "AVAILABLE"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     finally:
