@@ -59,10 +59,11 @@ def damsm_attention(damsm, batch, config):
 
 
 def write_attention_summary(name, images, attention, tokens, lengths, step, writer):
-    """Images with the attention map of each of their first words, and the captions."""
+    """Images with the attention map of each of their first words, labelled with the word, and the captions."""
     num_words = min(int(attention.shape[1]), SHOWN_WORDS)
+    labels = [row[:n] for row, n in zip(tokens, lengths)]
     grid = visualization.image_grid(
-        visualization.attention_overlays(images, attention, num_words)
+        visualization.attention_overlays(images, attention, num_words, words=labels)
     )
     words = [
         " ".join(t.decode("utf-8") for t in row[:n]) for row, n in zip(tokens, lengths)

@@ -2,6 +2,14 @@
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
+from PIL import ImageDraw
+
+# Height in pixels of the strip under an attention map that names its word
+# (PIL's default bitmap font is 11 px tall).
+LABEL_HEIGHT = 14
+_LABEL_BACKGROUND = (255, 255, 255)
+_LABEL_INK = (0, 0, 0)
 
 
 def to_uint8(images):
@@ -17,16 +25,32 @@ def image_grid(rows):
     return rows.transpose(0, 2, 1, 3, 4).reshape(r * h, c * w, ch)
 
 
-def attention_overlays(images, attention, num_words):
+def label_strip(text, width, height=LABEL_HEIGHT):
+    """A white uint8 [height, width, 3] strip with `text` in black, cut to fit.
+
+    Drawn with PIL's default font; the text starts at the left edge, and what
+    does not fit in `width` is cut off.
+    """
+    strip = Image.new("RGB", (width, height), _LABEL_BACKGROUND)
+    if text:
+        ImageDraw.Draw(strip).text((1, 1), text, fill=_LABEL_INK)
+    return np.asarray(strip, dtype=np.uint8)
+
+
+def attention_overlays(images, attention, num_words, words=None):
     """Shows where each word looks: one heat-map overlay per word.
 
     Args:
         images: [B, H, W, 3] floats in [-1, 1].
         attention: [B, T, h, w] non-negative weights (each word's map).
         num_words: maps shown per image (the first words).
+        words: optional [B][T] word strings (padding ""); each overlay then
+            gets a `LABEL_HEIGHT` strip under it naming its word (the image's
+            own strip stays blank).
 
     Returns:
-        uint8 [B, 1 + num_words, H, W, 3]: the image, then the overlays.
+        uint8 [B, 1 + num_words, H (+ LABEL_HEIGHT with words), W, 3]: the
+        image, then the overlays.
     """
     images = np.asarray(images, dtype=np.float32)
     b, height, width, _ = images.shape
@@ -43,4 +67,19 @@ def attention_overlays(images, attention, num_words):
     if t < num_words:
         pad = -np.ones((b, num_words - t, height, width, 3), np.float32)
         out = np.concatenate([out, pad], axis=1)
-    return to_uint8(out)
+    out = to_uint8(out)
+    if words is None:
+        return out
+    strips = np.stack(
+        [
+            np.stack([label_strip(word, width) for word in [""] + _padded(row, num_words)])
+            for row in words
+        ]
+    )
+    return np.concatenate([out, strips], axis=2)
+
+
+def _padded(words, length):
+    """The first `length` of `words` as str, padded with "" (bytes are decoded)."""
+    words = [w.decode("utf-8", "replace") if isinstance(w, bytes) else str(w) for w in list(words)[:length]]
+    return words + [""] * (length - len(words))
