@@ -176,7 +176,8 @@ async function showAttention(prediction, words, seed, index) {
   });
 }
 
-// The design, greyed, under a red heat map of one word's attention (scaled to its peak).
+// The design, greyed, under a red heat map of one word's attention, stretched
+// from its lowest to its highest weight (a flat map is drawn faintly).
 function drawAttention(canvas, image, map) {
   const context = canvas.getContext("2d");
   context.imageSmoothingEnabled = false;
@@ -185,13 +186,17 @@ function drawAttention(canvas, image, map) {
   context.filter = "none";
   const rows = map.length;
   const columns = map[0].length;
-  const peak = Math.max(...map.flat(), 1e-8);
+  const values = map.flat();
+  const low = Math.min(...values);
+  const range = Math.max(...values) - low;
+  const flat = range <= 1e-6 * Math.max(Math.abs(low), 1e-8);
   const heat = document.createElement("canvas");
   heat.width = columns;
   heat.height = rows;
   const pixels = heat.getContext("2d").createImageData(columns, rows);
-  map.flat().forEach((value, i) => {
-    pixels.data.set([230, 30, 30, Math.round(200 * value / peak)], 4 * i);
+  values.forEach((value, i) => {
+    const alpha = flat ? 60 : 30 + 180 * (value - low) / range;
+    pixels.data.set([230, 30, 30, Math.round(alpha)], 4 * i);
   });
   heat.getContext("2d").putImageData(pixels, 0, 0);
   context.imageSmoothingEnabled = true;
