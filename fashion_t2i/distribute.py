@@ -217,6 +217,23 @@ def apply_gradients_if(optimizer, gradients, variables, condition, after=None):
     return context.merge_call(cross_replica, args=(gradients, condition))
 
 
+def restore_unless(condition, variables, values):
+    """Puts `values` (read earlier) back into `variables` unless `condition` is True.
+
+    What a skipped step uses for the state its forward pass writes in
+    training mode (batch-normalisation moving statistics): a step whose
+    update is not applied must leave none of it behind. Returns whether it
+    restored.
+    """
+
+    def restore():
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+        return tf.constant(True)
+
+    return tf.cond(condition, lambda: tf.constant(False), restore)
+
+
 def skip_or_run(inputs_finite, step, names):
     """Runs the training step `step()` for a finite batch; otherwise touches nothing.
 

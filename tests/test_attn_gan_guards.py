@@ -231,12 +231,6 @@ def test_non_finite_discriminator_loss_skips_the_generator_and_its_ema(d_loss_na
     assert unchanged(before.ema, after.ema)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The forward passes of a step in training mode write batch-norm moving "
-    "statistics into G and every D before the finiteness flags are known; a "
-    "loss-level skip does not put them back.",
-)
 @pytest.mark.slow  # traces a training step
 def test_step_skipped_for_a_non_finite_loss_leaves_batch_norm_statistics_unchanged(
     gan, d_loss_nan
@@ -289,12 +283,6 @@ def test_non_finite_generator_loss_still_updates_the_discriminators(g_loss_nan):
 # --- non-finite text features: the skipped step must not reach the exported EMA ---------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The skipped step writes NaN batch-norm moving statistics into G; the next "
-    "finite step's EMA update averages them into the EMA generator, whose images "
-    "(inference mode, moving statistics) are then NaN.",
-)
 @pytest.mark.slow  # traces a training step
 def test_a_skipped_step_does_not_poison_the_ema_generator():
     gan = tiny_gan()

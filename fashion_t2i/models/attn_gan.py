@@ -172,7 +172,9 @@ class AttnGAN(keras.Model):
         """One D step per stage then one G step; returns this step's losses and `finite`.
 
         A batch with non-finite images is skipped before any forward pass; a
-        non-finite loss skips that network's update (and the EMA with G's).
+        non-finite loss skips that network's update (and the EMA with G's),
+        and any non-finite loss puts the batch-normalisation statistics of
+        G and every D back as they were before the step.
         """
         return distribute.skip_or_run(
             distribute.all_finite(data["images"]), lambda: self._train_step(data), self.loss_names
@@ -191,6 +193,12 @@ class AttnGAN(keras.Model):
         wrong = wrong_sentence if self.mismatch_term else None
         if self.mismatch_term and self.hard_mismatch:
             wrong = [wrong_sentence, closest_mismatch(sentence, content_ids, wrong_sentence)]
+        # The batch-normalisation statistics the forward passes will write, as
+        # they are: a step whose losses are not finite puts them back.
+        statistics = self.generator.non_trainable_variables + [
+            v for d in self.discriminators for v in d.non_trainable_variables
+        ]
+        saved_statistics = [tf.identity(v) for v in statistics]
         with tf.GradientTape() as generator_tape:
             # Generate every stage: h1 = G1(z, e_bar), x_hat = G2(h1, e).
             outputs = self.generator(inputs, training=True)
@@ -239,6 +247,7 @@ class AttnGAN(keras.Model):
         distribute.apply_gradients_if(
             self.generator_optimizer, gradients, variables, all_finite, after=self.update_ema
         )
+        distribute.restore_unless(all_finite, statistics, saved_statistics)
 
         mean = distribute.mean_over_replicas
         for k, value in enumerate(adversarial):
