@@ -18,6 +18,7 @@ from absl import flags
 from fashion_t2i import evaluation
 from fashion_t2i import files
 from fashion_t2i.data import attributes
+from fashion_t2i.metrics.edit_consistency import swap_attribute
 from fashion_t2i.progress import log
 from fashion_t2i.run_context import RunContext
 
@@ -29,22 +30,6 @@ flags.DEFINE_string("workdir", "runs/demo", "Trained run (GAN checkpoint).")
 flags.DEFINE_integer("num_images", 1000, "Real validation images scored.")
 flags.DEFINE_integer("seed", 0, "Seed of the replacement attribute values.")
 flags.DEFINE_string("out", None, "Also write the result as JSON here.")
-
-
-def swapped_ids(ids, attribute, rng):
-    """`ids` ({attribute: [N] ints}) with `attribute` moved to another value per row."""
-    num_values = attributes.ATTRIBUTE_HEADS[attribute][1]
-    out = {name: np.asarray(values).copy() for name, values in ids.items()}
-    shift = rng.integers(1, num_values, size=len(out[attribute]))
-    out[attribute] = (out[attribute] + shift) % num_values
-    return out
-
-
-def plain_captions(ids):
-    return [
-        attributes.plain_caption(c, o, p)
-        for c, o, p in zip(ids["class"], ids["colour"], ids["pattern"])
-    ]
 
 
 def conditional_logits(gan, tokenizer, images, captions):
@@ -71,11 +56,13 @@ def check(gan, tokenizer, images, ids, seed=0):
         {"stage<k>": {attribute: fraction}}.
     """
     rng = np.random.default_rng(seed)
-    own = conditional_logits(gan, tokenizer, images, plain_captions(ids))
+    own = conditional_logits(gan, tokenizer, images, attributes.plain_captions(ids))
     result = {f"stage{k + 1}": {} for k in range(len(own))}
     for attribute in ATTRIBUTES:
         swapped = conditional_logits(
-            gan, tokenizer, images, plain_captions(swapped_ids(ids, attribute, rng))
+            gan, tokenizer, images, attributes.plain_captions(
+                swap_attribute(ids, attribute, attributes.ATTRIBUTE_HEADS[attribute][1], rng)
+            )
         )
         for k, (mine, other) in enumerate(zip(own, swapped)):
             result[f"stage{k + 1}"][attribute] = float(np.mean(mine > other))

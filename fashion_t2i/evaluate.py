@@ -20,7 +20,10 @@ flags.DEFINE_string("data", None, "Validation HDF5 file (default: the run's vali
 flags.DEFINE_string("out", None, "Metrics JSON (default <workdir>/metrics.json).")
 flags.DEFINE_integer("num_images", 1000, "Validation captions to generate from.")
 flags.DEFINE_integer("seed", 0, "Seed of the first image; image i uses seed + i.")
-flags.DEFINE_list("metrics", ["attributes", "r_precision"], f"Any of {METRICS}.")
+flags.DEFINE_list(
+    "metrics", ["attributes", "r_precision", "variety", "edits"],
+    f"Any of {METRICS} (attributes and edits need the embedded data's attribute ids).",
+)
 flags.DEFINE_enum("inception_source", "keras", ["keras", "hub"], "ImageNet classifier for IS/FID.")
 flags.DEFINE_string("inception_weights", "imagenet", "Keras InceptionV3 weights: imagenet or a file.")
 flags.DEFINE_string("inception_handle", None, "tensorflow_hub handle or local module directory.")
@@ -55,7 +58,8 @@ def main(argv):
         return 1
     out = FLAGS.out or os.path.join(FLAGS.workdir, "metrics.json")
     evaluate_lib.write_result(result, out, FLAGS.workdir)
-    print(json.dumps({"generated": result["generated"], "real": result["real"]}, indent=2))
+    shown = ("generated", "real", "variety", "edit_consistency")
+    print(json.dumps({key: result[key] for key in shown if key in result}, indent=2))
     print(f"wrote {out}")
 
 

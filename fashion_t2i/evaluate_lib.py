@@ -7,7 +7,12 @@ EMA generator and reports, for generated and real images side by side:
 - `r_precision`: AttnGAN R-precision with the run's DAMSM;
 - `inception`: Inception Score (10 splits) and FID from an ImageNet
   InceptionV3 (Keras weights or a TF-GAN-style module via tensorflow_hub).
-  Never read IS alone: training against Inception features inflates it.
+  Never read IS alone: training against Inception features inflates it;
+- `variety`: how different the designs of one description are over seeds,
+  next to real products of the same content (`metrics.diversity`), with
+  the attribute accuracy of those designs;
+- `edits`: single-word edits of plain descriptions with the same seed
+  (`metrics.edit_consistency`; embedded data only).
 
 The run is opened read-only (`RunContext.open`); the only files written
 are the result and the evaluation's own caches (`<workdir>/eval/`) and
@@ -22,15 +27,24 @@ import tensorflow as tf
 
 from fashion_t2i import evaluation
 from fashion_t2i import files
+from fashion_t2i.data import attributes
 from fashion_t2i.data.attributes import content_id
+from fashion_t2i.metrics import diversity
+from fashion_t2i.metrics.edit_consistency import edit_consistency
 from fashion_t2i.metrics.r_precision import r_precision_from_features
 from fashion_t2i.progress import log
 from fashion_t2i.run_context import RunContext
 from fashion_t2i.text_to_image import TextToImage
 
-METRICS = ("attributes", "r_precision", "inception")
+METRICS = ("attributes", "r_precision", "inception", "variety", "edits")
 R_PRECISION_CANDIDATES = 100
 BATCH_SIZE = 64
+# Variety: descriptions x seeds, real images of a description's content
+# looked for among this many validation examples.
+VARIETY_DESCRIPTIONS = 60
+VARIETY_SEEDS = 8
+VARIETY_POOL = 4000
+EDIT_DESCRIPTIONS = 200
 
 
 def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=log):
@@ -109,7 +123,98 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
             )
     if "inception" in metrics:
         result["generated"].update(evaluation.inception_metrics(inception(), real, fake))
+    if {"variety", "edits"} & set(metrics):
+        classifier = None
+        if context.validation_reader.has_attributes and context.train_reader.has_attributes:
+            classifier, _ = evaluation.attribute_classifier(
+                workdir, context.train_reader, context.validation_reader, size,
+                seed=config.data.seed, log_fn=log_fn,
+            )
+        if "variety" in metrics:
+            result["variety"] = variety(context, model, classifier, seed, log_fn=log_fn)
+        if "edits" in metrics:
+            if classifier is None:
+                raise ValueError("The edits metric needs attribute ids (the embedded data).")
+            result["edit_consistency"] = edits(context, model, classifier, seed)
     return result
+
+
+def variety(context, model, classifier=None, seed=0, num_descriptions=VARIETY_DESCRIPTIONS,
+            num_seeds=VARIETY_SEEDS, pool=VARIETY_POOL, log_fn=log):
+    """Diversity of `num_seeds` designs per description, beside real images of its content.
+
+    The descriptions are the first validation captions whose content (on the
+    embedded data: class, colour and pattern; otherwise the product) has at
+    least two images among the first `pool` validation examples; up to
+    `num_seeds` of those images are the real group (the mean pairwise
+    distance does not depend on the group size, only its noise does).
+
+    Returns:
+        {"generated": {measure: value}, "real": {...}, "diversity_ratio":
+        {...}, "num_descriptions", "num_seeds", "real_per_description" (mean
+        real group size), and with a classifier
+        "attribute_accuracy" of the generated designs}.
+
+    Raises:
+        ValueError: no content has two real images.
+    """
+    size = context.config.model.stage_sizes[-1]
+    reader = context.validation_reader
+    examples = evaluation.read_examples(reader, min(pool, reader.num_examples))
+    chosen, real_indices = evaluation.content_groups(examples, num_descriptions, num_seeds)
+    captions = evaluation.decode_captions(examples)
+    texts = [captions[i] for i in chosen for _ in range(num_seeds)]
+    seeds = [seed + j for _ in chosen for j in range(num_seeds)]
+    fake = evaluation.generate_images(model, texts, seeds, BATCH_SIZE, log_fn=log_fn)
+    fake_groups = fake.reshape(len(chosen), num_seeds, *fake.shape[1:])
+    real_groups = [evaluation.to_unit_range(examples["image"][r], size) for r in real_indices]
+    generated = diversity.group_diversity(list(fake_groups))
+    real = diversity.group_diversity(real_groups)
+    result = {
+        "generated": generated,
+        "real": real,
+        "diversity_ratio": diversity.diversity_ratio(generated, real),
+        "num_descriptions": len(chosen),
+        "num_seeds": num_seeds,
+        "real_per_description": float(np.mean([len(g) for g in real_groups])),
+    }
+    if classifier is not None:
+        labels = evaluation.attribute_labels(examples)
+        repeated = {k: np.repeat(v[chosen], num_seeds) for k, v in labels.items()}
+        result["attribute_accuracy"] = evaluation.attribute_metrics(
+            classifier, evaluation.to_unit_range(fake, size), repeated
+        )
+    return result
+
+
+def edits(context, model, classifier, seed=0, num_descriptions=EDIT_DESCRIPTIONS):
+    """Edit consistency of single-word edits of the first validation descriptions.
+
+    The descriptions are the plain captions (`attributes.plain_caption`) of
+    the attribute ids of the first `num_descriptions` validation examples;
+    description i is drawn with seed `seed + i`, before and after each edit.
+    """
+    size = context.config.model.stage_sizes[-1]
+    reader = context.validation_reader
+    labels = evaluation.attribute_labels(
+        evaluation.read_examples(reader, min(num_descriptions, reader.num_examples))
+    )
+    seeds = list(range(seed, seed + len(labels["class"])))
+
+    def generate(captions, seeds):
+        return evaluation.to_unit_range(
+            evaluation.generate_images(model, captions, seeds, BATCH_SIZE), size
+        )
+
+    return edit_consistency(
+        generate,
+        classifier.predict_attributes,
+        attributes.plain_captions,
+        labels,
+        seeds,
+        {name: count for name, (_, count) in attributes.ATTRIBUTE_HEADS.items()},
+        rng=seed,
+    )
 
 
 def write_result(result, out, workdir):
@@ -117,11 +222,16 @@ def write_result(result, out, workdir):
     files.write_json(out, result)
     writer = tf.summary.create_file_writer(os.path.join(workdir, "logs", "eval"))
     with writer.as_default(step=result["step"]):
-        for side in ("generated", "real"):
-            for name, value in result[side].items():
-                if isinstance(value, dict):
-                    for key, v in value.items():
-                        tf.summary.scalar(f"{side}/{name}/{key}", v)
-                elif isinstance(value, (int, float)):
-                    tf.summary.scalar(f"{side}/{name}", value)
+        for section in ("generated", "real", "variety", "edit_consistency"):
+            for tag, value in _scalars(result.get(section, {}), section):
+                tf.summary.scalar(tag, value)
     writer.flush()
+
+
+def _scalars(values, prefix):
+    """(tag, number) of every number in a nested dict, tags joined by '/'."""
+    for name, value in values.items():
+        if isinstance(value, dict):
+            yield from _scalars(value, f"{prefix}/{name}")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield f"{prefix}/{name}", value

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from fashion_t2i import files
 from fashion_t2i.data.attributes import ATTRIBUTE_HEADS
+from fashion_t2i.data.attributes import content_id
 from fashion_t2i.metrics import attribute_classifier as attribute_lib
 from fashion_t2i.metrics import frechet_distance
 from fashion_t2i.metrics import inception_score
@@ -140,6 +141,34 @@ def inception_metrics(inception, real_images, fake_images, splits=10):
         "inception_score_real": list(inception_score.inception_score(real_probs, splits)),
         "fid": frechet_distance.frechet_distance(real_pool, fake_pool),
     }
+
+
+def content_groups(examples, max_descriptions, max_group):
+    """Descriptions that have real images of the same content, and those images.
+
+    Content is what `attributes.content_id` says (class, colour and pattern
+    on the embedded data; the product otherwise).
+
+    Returns:
+        `(chosen, groups)`: indices of up to `max_descriptions` examples, the
+        first of each content that has at least two examples, and for each
+        the indices of up to `max_group` examples of that content (itself
+        first).
+
+    Raises:
+        ValueError: no content has two examples.
+    """
+    ids = np.asarray(content_id(examples))
+    members = {}
+    for index, key in enumerate(ids):
+        members.setdefault(int(key), []).append(index)
+    chosen = [rows[0] for rows in members.values() if len(rows) >= 2][:max_descriptions]
+    if not chosen:
+        raise ValueError(
+            f"No content has two images among the {len(ids)} examples read: there is no "
+            "real reference for the variety of a description."
+        )
+    return chosen, [members[int(ids[i])][:max_group] for i in chosen]
 
 
 def decode_captions(examples):

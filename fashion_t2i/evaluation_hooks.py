@@ -12,6 +12,7 @@ import tensorflow as tf
 from fashion_t2i import evaluation
 from fashion_t2i import losses
 from fashion_t2i import visualization
+from fashion_t2i.metrics import diversity
 from fashion_t2i.metrics.r_precision import r_precision_from_features
 from fashion_t2i.progress import log
 
@@ -22,6 +23,11 @@ SAMPLE_CAPTIONS = 8
 EVAL_IMAGES = 256
 # Validation batches (of the training batch size) of the L_similarity evaluation.
 SIMILARITY_BATCHES = 8
+# Variety during training: descriptions x seeds, real groups looked for among
+# the first VARIETY_POOL validation examples.
+VARIETY_DESCRIPTIONS = 16
+VARIETY_SEEDS = 8
+VARIETY_POOL = 2000
 # Words whose attention maps are shown per caption.
 SHOWN_WORDS = 6
 
@@ -228,6 +234,68 @@ def similarity_evaluation_hook(context, gan, log_fn=log, num_batches=SIMILARITY_
         log_fn(
             f"[gan] step {step}  L_similarity of generated images, "
             f"{len(values) * batch_size} validation captions: {value:.4f}"
+        )
+
+    return hook
+
+
+def variety_hook(context, gan, log_fn=log, num_descriptions=VARIETY_DESCRIPTIONS,
+                 num_seeds=VARIETY_SEEDS, pool=VARIETY_POOL):
+    """How different the EMA generator's designs of one description are, over seeds.
+
+    Fixed validation descriptions (those with real images of the same
+    content, see `evaluation.content_groups`), `num_seeds` fixed noises
+    each. Logs `eval/diversity_<measure>` beside the real images'
+    `eval/diversity_<measure>_real` and their ratio
+    `eval/diversity_ratio_<measure>` (`metrics.diversity`), and the first
+    description's designs as the image `gan/variations`.
+
+    Returns:
+        The hook, or None when no validation content has two images.
+    """
+    reader = context.validation_reader
+    examples = evaluation.read_examples(reader, min(pool, reader.num_examples))
+    try:
+        chosen, real_indices = evaluation.content_groups(examples, num_descriptions, num_seeds)
+    except ValueError as e:
+        log_fn(f"[gan] no variety summaries: {e}")
+        return None
+    size = context.stage_sizes[-1]
+    real = diversity.group_diversity(
+        [evaluation.to_unit_range(examples["image"][rows], size) for rows in real_indices]
+    )
+    captions = evaluation.decode_captions(examples)
+    texts = [captions[i] for i in chosen for _ in range(num_seeds)]
+    token_ids, _ = context.tokenizer(tf.constant(texts))
+    rng = np.random.default_rng(context.config.data.seed + 3)
+    noise = rng.standard_normal((len(texts), gan.generator.z_dim)).astype(np.float32)
+    condition_noise = rng.standard_normal((len(texts), gan.generator.condition_dim))
+    condition_noise = condition_noise.astype(np.float32)
+
+    def hook(step, writer):
+        images = np.concatenate(
+            [
+                sample_images(
+                    gan, token_ids[i : i + 64], noise[i : i + 64], condition_noise[i : i + 64]
+                )[0][-1]
+                for i in range(0, len(texts), 64)
+            ]
+        )
+        groups = images.reshape(len(chosen), num_seeds, *images.shape[1:])
+        generated = diversity.group_diversity(list(groups))
+        ratio = diversity.diversity_ratio(generated, real)
+        with writer.as_default(step=step):
+            for name in diversity.MEASURES:
+                tf.summary.scalar(f"eval/diversity_{name}", generated[name])
+                tf.summary.scalar(f"eval/diversity_{name}_real", real[name])
+                tf.summary.scalar(f"eval/diversity_ratio_{name}", ratio[name])
+            grid = visualization.image_grid(visualization.to_uint8(groups[:1]))
+            tf.summary.image("gan/variations", grid[None], max_outputs=1)
+            tf.summary.text("gan/variations/caption", tf.constant(captions[chosen[0]]))
+        shown = "  ".join(f"{name} {ratio[name]:.2f}" for name in diversity.MEASURES)
+        log_fn(
+            f"[gan] step {step}  variety of {num_seeds} seeds x {len(chosen)} descriptions, "
+            f"generated / real: {shown}"
         )
 
     return hook

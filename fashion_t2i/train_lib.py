@@ -124,6 +124,9 @@ def train_gan(context, log_fn=log):
         (train.image_every, evaluation_hooks.gan_samples_hook(context, gan)),
         (train.eval_every, evaluation_hooks.similarity_evaluation_hook(context, gan, log_fn)),
     ]
+    variety = evaluation_hooks.variety_hook(context, gan, log_fn)
+    if variety is not None:
+        hooks.append((train.eval_every, variety))
     if context.train_reader.has_attributes and context.validation_reader.has_attributes:
         hooks.append(
             (train.eval_every, evaluation_hooks.attribute_evaluation_hook(context, gan, log_fn))

@@ -1,5 +1,7 @@
 """End to end on the smoke preset: train both phases, resume, logs, export, serve."""
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -74,7 +76,8 @@ def test_tensorboard_logs_hold_every_loss_and_images(trained):
     ):
         assert f"loss/{name}" in scalars
     assert {"eval/similarity_loss", "eval/class_accuracy"} <= scalars
-    assert {"gan/samples", "gan/attention"} <= images
+    assert {"eval/diversity_ratio_pixel", "eval/diversity_silhouette_real"} <= scalars
+    assert {"gan/samples", "gan/attention", "gan/variations"} <= images
 
 
 def test_rerun_resumes_at_the_saved_step(trained):
@@ -181,40 +184,121 @@ def test_gan_phase_logs_attribute_accuracy_of_generated_images(trained):
     assert "attribute accuracy of generated images" in trained["stdout"]
 
 
-def test_evaluate_writes_metrics_with_real_ceilings(trained, tmp_path):
-    import json
+def run_files(workdir):
+    """Every file of a run with its bytes' digest."""
+    digests = {}
+    for directory, _, names in os.walk(workdir):
+        for name in names:
+            path = os.path.join(directory, name)
+            with open(path, "rb") as f:
+                digests[os.path.relpath(path, workdir)] = hashlib.sha256(f.read()).hexdigest()
+    return digests
 
-    out = str(tmp_path / "metrics.json")
+
+@pytest.fixture(scope="module")
+def evaluated(trained, tmp_path_factory):
+    """`evaluate` and `discriminator_check` on the trained run, and the run's files around them."""
+    before = run_files(trained["workdir"])
+    out = str(tmp_path_factory.mktemp("eval") / "metrics.json")
     run(["fashion_t2i.evaluate", f"--workdir={trained['workdir']}", "--num_images=128",
          f"--out={out}"])
+    check_out = str(tmp_path_factory.mktemp("check") / "check.json")
+    check = run(["fashion_t2i.discriminator_check", f"--workdir={trained['workdir']}",
+                 "--num_images=32", f"--out={check_out}"])
+    after = run_files(trained["workdir"])
     with open(out) as f:
         metrics = json.load(f)
+    with open(check_out) as f:
+        check_result = json.load(f)
+    return {"before": before, "after": after, "metrics": metrics, "check": check_result,
+            "check_output": check.stdout + check.stderr}
+
+
+def test_analysis_tools_leave_the_run_byte_identical(evaluated):
+    before, after = evaluated["before"], evaluated["after"]
+    # Their own outputs: the evaluation's TensorBoard events (the attribute
+    # classifier cache under eval/ was written by training already).
+    own = {path for path in after if path.startswith(os.path.join("logs", "eval") + os.sep)}
+    assert own, "evaluate wrote no TensorBoard events"
+    assert set(after) - own == set(before)
+    changed = [path for path in before if before[path] != after[path]]
+    assert changed == []
+
+
+def test_evaluate_reports_generated_next_to_real_ceilings(trained, evaluated):
+    metrics = evaluated["metrics"]
     assert metrics["num_images"] == 128 and metrics["seeds"] == [0, 127]
-    assert metrics["config"]["preset"] == "smoke" and metrics["step"] >= 2
-    for side in ("generated", "real"):
-        assert 0.0 <= metrics[side]["r_precision"] <= 1.0
-        assert set(metrics[side]["attribute_accuracy"]) == {"class", "colour", "pattern"}
-        assert all(0.0 <= v <= 1.0 for v in metrics[side]["attribute_accuracy"].values())
-    assert metrics["generated"]["domain_fid"] >= 0.0
-    assert set(metrics["real"]["classifier_validation_accuracy"]) == {"class", "colour", "pattern"}
+    latest = tf.train.latest_checkpoint(os.path.join(trained["workdir"], "gan"))
+    assert metrics["config"]["preset"] == "smoke" and metrics["checkpoint"] == latest
+    assert metrics["step"] == int(latest.rsplit("-", 1)[-1])
+    generated, real = metrics["generated"], metrics["real"]
+    assert set(generated["attribute_accuracy"]) == set(real["attribute_accuracy"]) == {
+        "class", "colour", "pattern"
+    }
+    # The ceiling is the real images of the same captions: on the smoke data
+    # (128 validation examples) the images the classifier was validated on
+    # when it was trained (here stored as uint8 PNG-like values, so a
+    # prediction or two may differ).
+    for name, value in real["classifier_validation_accuracy"].items():
+        assert real["attribute_accuracy"][name] == pytest.approx(value, abs=0.02)
+    # Images of a generator trained for two steps are far from the real ones
+    # in the classifier's features (the same set twice would give 0).
+    assert generated["domain_fid"] > 0.1
+    variety = metrics["variety"]
+    assert variety["num_seeds"] == 8 and variety["num_descriptions"] >= 1
+    for measure in ("pixel", "silhouette"):
+        assert variety["diversity_ratio"][measure] == pytest.approx(
+            variety["generated"][measure] / variety["real"][measure]
+        )
+    # Real products of one content differ in shape; the untrained generator's
+    # designs of one description barely do.
+    assert variety["real"]["silhouette"] > 0.05
+    edits = metrics["edit_consistency"]
+    assert set(edits) == {"class", "colour", "pattern"}
+    assert set(edits["colour"]) == {"followed", "class_kept", "pattern_kept"}
     scalars, _ = _event_tags(os.path.join(trained["workdir"], "logs", "eval"))
-    assert "generated/r_precision" in scalars
+    assert {"variety/diversity_ratio/pixel", "edit_consistency/colour/followed"} <= scalars
+    assert {"generated/r_precision", "real/r_precision",
+            "generated/attribute_accuracy/colour", "real/attribute_accuracy/colour"} <= scalars
 
 
-def test_discriminator_check_scores_every_stage_and_attribute(trained, tmp_path):
-    import json
+def test_evaluate_scores_generated_and_real_images_alike(trained, monkeypatch):
+    """With the real images in place of the generated ones, both sides score the same."""
+    from fashion_t2i import evaluate_lib
+    from fashion_t2i import evaluation
 
-    out = str(tmp_path / "check.json")
-    result = run(["fashion_t2i.discriminator_check", f"--workdir={trained['workdir']}",
-                  "--num_images=32", f"--out={out}"])
-    with open(out) as f:
-        check = json.load(f)
+    def real_images(model, captions, seeds, batch_size=64, log_fn=None):
+        context = evaluate_lib.RunContext.open(trained["workdir"])
+        examples = evaluation.read_examples(context.validation_reader, len(captions))
+        size = context.config.model.stage_sizes[-1]
+        unit = evaluation.to_unit_range(examples["image"], size)
+        return np.round((unit + 1.0) * 127.5).astype(np.uint8)
+
+    monkeypatch.setattr(evaluation, "generate_images", real_images)
+    result = evaluate_lib.evaluate(
+        trained["workdir"], None, 128, 0, ["attributes", "r_precision"], log_fn=lambda _: None
+    )
+    generated, real = result["generated"], result["real"]
+    assert generated["r_precision"] == real["r_precision"]
+    assert generated["attribute_accuracy"] == real["attribute_accuracy"]
+    assert generated["domain_fid"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_discriminator_check_scores_every_stage_and_attribute(evaluated):
+    check = evaluated["check"]
     assert check["num_images"] == 32 and check["step"] >= 2
     assert sorted(check["own_caption_wins"]) == ["stage1", "stage2"]
     for values in check["own_caption_wins"].values():
         assert sorted(values) == ["class", "colour", "pattern"]
-        assert all(0.0 <= v <= 1.0 for v in values.values())
-    assert "stage2: class" in result.stdout + result.stderr
+    assert "stage2: class" in evaluated["check_output"]
+
+
+def test_analysis_of_a_directory_without_a_run_is_an_error(tmp_path):
+    result = run(["fashion_t2i.evaluate", f"--workdir={tmp_path}", "--num_images=128"],
+                 check=False)
+    assert result.returncode != 0
+    assert "holds no trained run" in result.stderr and "Traceback" not in result.stderr
+    assert os.listdir(tmp_path) == []
 
 
 def test_evaluate_rejects_unknown_metric(trained):

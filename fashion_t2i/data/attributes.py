@@ -125,3 +125,11 @@ def plain_caption(class_id, colour_id, pattern_id):
     colour = COLOUR_NAMES[colour_id]
     article = "" if noun in PLURAL_NOUNS else ("an " if colour[0] in "aeiou" else "a ")
     return f"{article}{colour} {PATTERN_ADJECTIVES[pattern_id][0]} {noun}"
+
+
+def plain_captions(ids):
+    """`plain_caption` of every row of `ids` ({"class", "colour", "pattern": [N] ints})."""
+    return [
+        plain_caption(int(c), int(o), int(p))
+        for c, o, p in zip(ids["class"], ids["colour"], ids["pattern"])
+    ]

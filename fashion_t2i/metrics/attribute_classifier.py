@@ -177,6 +177,11 @@ class AttributeClassifier(keras.Model):
             for name, values in labels.items()
         }
 
+    def predict_attributes(self, images, batch_size=256):
+        """The most probable value of every attribute: {attribute: [N] int ids}."""
+        probabilities = self.predict(images, batch_size=batch_size, verbose=0)
+        return {name: np.argmax(p, axis=-1) for name, p in probabilities.items()}
+
     def get_config(self):
         config = super().get_config()
         config.update(
