@@ -263,13 +263,13 @@ def test_interrupted_build_leaves_no_complete_looking_file(tmp_path, source_dir,
     def colourise_then_fail(*args):
         calls.append(1)
         if len(calls) == 2:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt("interrupted in chunk 2")
         return original(*args)
 
     original = build_fashion_mnist_lib._colourise
     monkeypatch.setattr(build_fashion_mnist_lib, "_colourise", colourise_then_fail)
     builder = FashionMnistBuilder(str(out), size=32, source_dir=str(source_dir), chunk_size=50)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="interrupted in chunk 2"):
         builder.build()
     assert os.listdir(out) == []
     assert not builder.is_built()

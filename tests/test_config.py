@@ -103,9 +103,9 @@ def test_replace_whole_section_and_preset():
 
 def test_configs_are_frozen():
     config = Config()
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'preset'"):
         config.preset = "other"
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'gan_steps'"):
         config.train.gan_steps = 3
 
 
@@ -146,7 +146,7 @@ def test_unknown_field_names_the_section_and_field():
     ],
 )
 def test_bad_enum_values_raise_with_choices(section, field, value, known):
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match=rf"\.{field} must be one of .*, got '{value}'") as info:
         Config().replace(**{section: {field: value}})
     message = str(info.value)
     assert field in message

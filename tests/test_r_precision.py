@@ -81,9 +81,15 @@ def test_too_few_distinct_candidates_raises():
         sample_candidates(11, 5, keys, rng=0)
 
 
-@pytest.mark.parametrize("num_examples, num_candidates", [(4, 2), (3, 1)])
-def test_sample_candidates_bad_arguments_raise(num_examples, num_candidates):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    "num_examples, num_candidates, match",
+    [
+        (4, 2, "content_ids has 3 entries for num_examples=4"),
+        (3, 1, "num_candidates must be at least 2, got 1"),
+    ],
+)
+def test_sample_candidates_bad_arguments_raise(num_examples, num_candidates, match):
+    with pytest.raises(ValueError, match=match):
         sample_candidates(num_examples, num_candidates, [0, 1, 2], rng=0)
 
 

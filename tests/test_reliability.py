@@ -323,7 +323,7 @@ def read_checkpoint(path):
 def test_on_nan_stop_raises_and_keeps_the_last_good_checkpoint(tmp_path, bad_step):
     loop, _ = fake_loop(tmp_path, [1.0, 2.0, bad_step, 4.0, 5.0], on_nan="stop")
 
-    with pytest.raises(NonFiniteLossError) as raised:
+    with pytest.raises(NonFiniteLossError, match=r"\[fake\] non-finite loss at step 3") as raised:
         loop.run(batches)
 
     good = os.path.join(str(tmp_path), "fake", "ckpt-2")
@@ -353,7 +353,7 @@ def test_on_nan_stop_before_any_checkpoint_leaves_none(tmp_path):
 def test_on_nan_stop_before_any_checkpoint_says_there_is_none(tmp_path):
     loop, _ = fake_loop(tmp_path, [float("nan"), 1.0], on_nan="stop")
 
-    with pytest.raises(NonFiniteLossError) as raised:
+    with pytest.raises(NonFiniteLossError, match="No checkpoint was saved yet in") as raised:
         loop.run(batches)
 
     # Not "The last good checkpoint is None.": the user should read that
