@@ -80,33 +80,64 @@ def parity():
     return run_parity_worker()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("kind", ["damsm", "gan"])
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_mirrored_step_matches_one_device(parity, kind, optimizer):
-    result = parity[f"{kind}/{optimizer}"]
+# Measured float noise (deterministic ops, float32): DAMSM updates agree to
+# 1e-6 relative, GAN updates to 3e-5. A gradient reduced with the wrong
+# factor (loss not divided by R, MEAN instead of SUM) is off by 50% or 100%,
+# a replica that sees only its own half of the batch by far more than 1e-3.
+DAMSM_TOLERANCE = 1e-4
+GAN_TOLERANCE = 1e-3
+
+
+def _worst(differences):
+    return sorted(differences.items(), key=lambda item: -item[1])[:3]
+
+
+def _assert_same_step(result, tolerance):
     assert result["replicas"] == 2
     assert result["finite"] == [True, True]
-    assert result["moved"]
+    # Every weight moved, so an update that is lost shows below.
+    assert min(result["largest_update"].values()) > 0, result["largest_update"]
     for name, value in result["single"].items():
-        # Same losses: the per-replica means, gathers and synchronised batch
-        # norm reproduce the global-batch values.
-        assert result["mirrored"][name] == pytest.approx(value, rel=1e-3, abs=1e-5), name
-    if kind == "damsm":
-        # The from-scratch InceptionV3 on a batch of 4 (its deep batch norms
-        # see 4 values per channel) turns float round-off into large gradient
-        # differences: one device with the batch in reverse order differs as
-        # much. The mirrored step must stay within twice that noise floor.
-        floor = result["noise_floor"]
-        for key in ("max_relative_update_difference", "median_relative_update_difference"):
-            assert result[key] <= max(1e-3, 2 * floor[key]), (key, result[key], floor[key])
-        assert result["fraction_differing"] <= max(0.05, 1.5 * floor["fraction_differing"])
-        assert result["median_relative_update_difference"] < 1e-2
-    elif optimizer == "sgd":
-        # Updates proportional to the gradients: the gradients agree.
-        assert result["max_relative_update_difference"] < 1e-2, result["worst_variables"]
-    else:
-        # Adam's first step is about lr * sign(g): a gradient that is zero up
-        # to float noise may flip sign, moving a weight by at most 2 lr.
-        assert result["fraction_differing"] < 0.05
-        assert result["max_update_difference"] <= 2 * result["learning_rate"] + 1e-6
+        assert result["mirrored"][name] == pytest.approx(value, rel=tolerance), name
+    worst = _worst(result["mirrored_vs_single"])
+    assert worst[0][1] <= tolerance, worst
+
+
+@pytest.mark.slow
+def test_mirrored_damsm_step_matches_one_device(parity):
+    _assert_same_step(parity["damsm"], DAMSM_TOLERANCE)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "key",
+    [
+        # The one-device step applies -lr * dL/dw of the global batch...
+        "single_vs_hand",
+        # ... so does the mirrored step, all-reducing (sum) the replicas' shares ...
+        "mirrored_vs_hand",
+        # ... which are the gradients of L / R on each replica: all_gather sends
+        # each replica its rows of the summed upstream gradient.
+        "summed_replicas_vs_hand",
+    ],
+)
+def test_damsm_updates_are_the_hand_reduced_gradient(parity, key):
+    worst = _worst(parity["damsm"][key])
+    assert worst[0][1] <= DAMSM_TOLERANCE, worst
+
+
+@pytest.mark.slow
+def test_mirrored_gan_step_matches_one_device(parity):
+    _assert_same_step(parity["gan"], GAN_TOLERANCE)
+
+
+@pytest.mark.slow
+def test_mirrored_gan_step_with_hard_mismatch_matches_one_device(parity):
+    result = parity["gan_hard_mismatch"]
+    worst = _worst(result["mirrored_vs_single"])
+    assert worst[0][1] <= GAN_TOLERANCE, (
+        "AttnGAN with hard_mismatch=True under a distribution strategy picks each "
+        "example's closest mismatched caption among its replica's B/R captions only, "
+        "not the global batch as on one device (closest_mismatch needs the gathered "
+        f"sentence features and content ids); worst update differences: {worst}"
+    )
