@@ -61,7 +61,7 @@ def rss_bytes(pid):
 
 
 class ServerProcess:
-    """`python -m serving.server` on a free loopback port, stopped with SIGTERM.
+    """`python -m serving.server` on free loopback gRPC and REST ports, stopped with SIGTERM.
 
     Args:
         model_base_path: `<base>/<model_name>`, holding numbered versions.
@@ -82,6 +82,7 @@ class ServerProcess:
         self.startup_timeout = startup_timeout
         self.process = None
         self.port = None
+        self.rest_url = None
 
     @property
     def pid(self):
@@ -104,7 +105,8 @@ class ServerProcess:
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "serving.server", "--model_base_path", self.model_base_path,
-                 "--model_name", self.model_name, "--host", "127.0.0.1", "--port", "0"],
+                 "--model_name", self.model_name, "--host", "127.0.0.1", "--port", "0",
+                 "--rest_api_port", "0"],
                 cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
             )
         deadline = time.monotonic() + self.startup_timeout
@@ -120,6 +122,8 @@ class ServerProcess:
                 f"serving.server did not start (printed {line!r}); its log:\n{self._log_tail()}"
             )
         self.port = int(line.rsplit(":", 1)[1])
+        # "REST API and design page on http://127.0.0.1:<port>/" follows at once.
+        self.rest_url = self.process.stdout.readline().rsplit(" ", 1)[-1].strip()
         return self
 
     def stop(self, timeout=30.0):
