@@ -121,6 +121,7 @@ def gan(config, trained_damsm):
         trained_damsm.image_encoder,
         similarity_weight=train.similarity_weight,
         kl_weight=train.kl_weight,
+        mode_seeking_weight=train.mode_seeking_weight,
         mismatch_term=train.mismatch_term,
         hard_mismatch=train.hard_mismatch,
         ema_decay=train.ema_decay,

@@ -39,6 +39,10 @@ flags.DEFINE_float("generator_learning_rate", None, "Adam learning rate of the g
 flags.DEFINE_float("discriminator_learning_rate", None, "Adam learning rate of the discriminators.")
 flags.DEFINE_float("similarity_weight", None, "lambda of L_similarity in the generator loss.")
 flags.DEFINE_float("kl_weight", None, "Weight of the conditioning-augmentation KL term.")
+flags.DEFINE_float(
+    "mode_seeking_weight", None,
+    "Weight of the mode-seeking term (MSGAN) in the generator loss; 0 turns it off.",
+)
 flags.DEFINE_bool("mismatch_term", None, "Real image with a wrong caption as a negative of D.")
 flags.DEFINE_bool(
     "hard_mismatch", None, "Also the closest caption of the batch that shows something else."
@@ -89,6 +93,7 @@ _OVERRIDES = {
     "discriminator_learning_rate": ("train", "discriminator_learning_rate"),
     "similarity_weight": ("train", "similarity_weight"),
     "kl_weight": ("train", "kl_weight"),
+    "mode_seeking_weight": ("train", "mode_seeking_weight"),
     "mismatch_term": ("train", "mismatch_term"),
     "hard_mismatch": ("train", "hard_mismatch"),
     "checkpoint_every": ("train", "checkpoint_every"),

@@ -128,6 +128,28 @@ def test_train_step_returns_every_loss_and_finite(first_step):
     np.testing.assert_allclose(results["generator_loss"], expected_g, rtol=1e-5)
 
 
+def test_mode_seeking_term_enters_the_generator_loss_with_its_weight():
+    config = CONFIG.replace(train={"similarity_weight": 0.0, "mode_seeking_weight": 0.5})
+    keras.utils.set_random_seed(0)
+    gan = train_lib.compiled_gan(config, networks.damsm(config, VOCAB))
+    assert "mode_seeking_loss" in gan.loss_names
+    assert gan.get_config()["mode_seeking_weight"] == 0.5
+    results = tf.function(gan.train_step)(model_fixtures.fake_batch(config, seed=1))
+    results = {k: float(v) for k, v in results.items()}
+    # 1 / (d + eps) with d > 0: finite and positive.
+    assert 0.0 < results["mode_seeking_loss"] < 1e5
+    expected_g = (
+        sum(results[f"generator_adversarial_loss_{k + 1}"] for k in range(NUM_STAGES))
+        + config.train.kl_weight * results["kl_loss"]
+        + 0.5 * results["mode_seeking_loss"]
+    )
+    np.testing.assert_allclose(results["generator_loss"], expected_g, rtol=1e-5)
+    # Off by default: the seed's loss, without the second draw.
+    assert "mode_seeking_loss" not in train_lib.compiled_gan(
+        CONFIG, networks.damsm(CONFIG, VOCAB)
+    ).loss_names
+
+
 @pytest.mark.slow
 def test_zero_similarity_weight_leaves_the_similarity_out_of_the_step():
     config = CONFIG.replace(train={"similarity_weight": 0.0})

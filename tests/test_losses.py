@@ -467,3 +467,22 @@ def test_kl_loss_by_hand():
     expected = -0.5 * np.mean([-1.0, np.log(2.0) - 1.0])
     np.testing.assert_allclose(losses.kl_loss(mu, log_variance), expected, rtol=1e-6)
     assert expected == pytest.approx((2 - np.log(2.0)) / 4)
+
+
+def test_mode_seeking_loss_by_hand():
+    # Images differ by 0.5 in half their elements (mean |dx| = 0.25); noises
+    # by 2 everywhere (mean |dn| = 2): d = 0.125, L_ms = 1 / (0.125 + eps).
+    a = tf.zeros([2, 2, 2, 1])
+    b = tf.constant(np.array([0.5, 0.0] * 4, np.float32).reshape(2, 2, 2, 1))
+    noise_a, noise_b = tf.zeros([2, 3]), tf.fill([2, 3], 2.0)
+    expected = 1.0 / (0.125 + 1e-5)
+    np.testing.assert_allclose(losses.mode_seeking_loss(a, b, noise_a, noise_b), expected,
+                               rtol=1e-6)
+
+
+def test_mode_seeking_loss_falls_as_the_images_differ_more():
+    noise_a, noise_b = tf.zeros([1, 2]), tf.ones([1, 2])
+    a = tf.zeros([1, 4, 4, 3])
+    same = float(losses.mode_seeking_loss(a, a, noise_a, noise_b))
+    apart = float(losses.mode_seeking_loss(a, a + 1.0, noise_a, noise_b))
+    assert same == pytest.approx(1e5) and apart == pytest.approx(1.0, rel=1e-4)

@@ -22,6 +22,11 @@ class TrainConfig:
         beta_2: Adam beta_2 (0.999).
         similarity_weight: lambda of L_similarity in the generator loss.
         kl_weight: weight of the conditioning-augmentation KL term.
+        mode_seeking_weight: weight of the mode-seeking term (MSGAN) in the
+            generator loss: 0 leaves the seed's loss as it is; above 0, half
+            of each batch is drawn a second time with other noise and the
+            generator is rewarded for images that differ as much as their
+            noises do (`losses.mode_seeking_loss`).
         mismatch_term: add AttnGAN's (real image, wrong caption) term to L_D.
         hard_mismatch: with `mismatch_term`, also pair each real image with
             the caption of the batch closest to its own in e_bar among those
@@ -46,6 +51,7 @@ class TrainConfig:
     beta_2: float = 0.999
     similarity_weight: float = 5.0
     kl_weight: float = 1.0
+    mode_seeking_weight: float = 0.0
     mismatch_term: bool = True
     hard_mismatch: bool = False
     ema_decay: float = 0.999
@@ -69,5 +75,9 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be >= 1.")
         if self.hard_mismatch and not self.mismatch_term:
             raise ValueError("TrainConfig.hard_mismatch needs mismatch_term=True.")
+        if self.mode_seeking_weight < 0:
+            raise ValueError(
+                f"TrainConfig.mode_seeking_weight must be >= 0, got {self.mode_seeking_weight}."
+            )
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}.")

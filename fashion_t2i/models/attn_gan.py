@@ -13,7 +13,8 @@ from fashion_t2i.models.negatives import closest_mismatch
 class AttnGAN(keras.Model):
     """Trains G = (G1, G2, ...) against one D_k per stage, with frozen DAMSM encoders.
 
-    L_G = sum_k L_Gk + lambda * L_similarity(x_hat, caption) + kl_weight * KL,
+    L_G = sum_k L_Gk + lambda * L_similarity(x_hat, caption) + kl_weight * KL
+          (+ mode_seeking_weight * L_ms, MSGAN, when set),
     L_Dk as the seed (plus the mismatched pair when `mismatch_term`; with
     `hard_mismatch` a second mismatched caption per real image, the closest
     of the batch that shows something else, see `closest_mismatch`). Each
@@ -27,6 +28,8 @@ class AttnGAN(keras.Model):
         image_encoder: trained `ImageEncoder` (frozen here).
         similarity_weight: lambda.
         kl_weight: weight of the conditioning-augmentation KL term.
+        mode_seeking_weight: weight of MSGAN's mode-seeking term; at 0 (the
+            seed's loss) the second draw it needs is not made.
         mismatch_term: add D(real image, wrong caption) as a negative.
         hard_mismatch: also D(real image, closest other caption of the batch).
         ema_decay: decay of the generator EMA.
@@ -42,6 +45,7 @@ class AttnGAN(keras.Model):
         image_encoder,
         similarity_weight=5.0,
         kl_weight=1.0,
+        mode_seeking_weight=0.0,
         mismatch_term=True,
         hard_mismatch=False,
         ema_decay=0.999,
@@ -61,6 +65,7 @@ class AttnGAN(keras.Model):
         self.image_encoder.trainable = False
         self.similarity_weight = similarity_weight
         self.kl_weight = kl_weight
+        self.mode_seeking_weight = mode_seeking_weight
         self.mismatch_term = mismatch_term
         self.hard_mismatch = hard_mismatch
         self.ema_decay = ema_decay
@@ -78,6 +83,7 @@ class AttnGAN(keras.Model):
         self.loss_names = (
             ["generator_loss", "kl_loss"]
             + (["similarity_loss"] if similarity_weight else [])
+            + (["mode_seeking_loss"] if mode_seeking_weight else [])
             + [f"generator_adversarial_loss_{k + 1}" for k in range(num_stages)]
             + [f"discriminator_loss_{k + 1}" for k in range(num_stages)]
         )
@@ -239,6 +245,9 @@ class AttnGAN(keras.Model):
             if self.similarity_weight:
                 similarity = self._similarity(fakes[-1], inputs, sentence, content_ids)
                 g_loss += self.similarity_weight * similarity
+            if self.mode_seeking_weight:
+                mode_seeking = self._mode_seeking(inputs, fakes)
+                g_loss += self.mode_seeking_weight * mode_seeking
             scaled = self.generator_optimizer.scale_loss(distribute.for_gradient(g_loss))
         variables = self.generator.trainable_variables
         gradients = generator_tape.gradient(scaled, variables)
@@ -255,9 +264,33 @@ class AttnGAN(keras.Model):
         terms.update({"generator_loss": mean(g_loss), "kl_loss": mean(kl)})
         if self.similarity_weight:
             terms["similarity_loss"] = similarity
+        if self.mode_seeking_weight:
+            terms["mode_seeking_loss"] = mean(mode_seeking)
         results = {name: terms[name] for name in self.loss_names}
         results["finite"] = all_finite
         return results
+
+    def _mode_seeking(self, inputs, fakes):
+        """L_ms of the batch's first half drawn again with fresh noise, mean over stages."""
+        half = tf.shape(inputs["noise"])[0] // 2
+        first = {name: value[:half] for name, value in inputs.items()}
+        again = dict(
+            first,
+            noise=self._normal(half, self.generator.z_dim),
+            condition_noise=self._normal(half, self.generator.condition_dim),
+        )
+        images = self.generator(again, training=True)["images"]
+        noise_a = tf.concat([first["noise"], first["condition_noise"]], axis=-1)
+        noise_b = tf.concat([again["noise"], again["condition_noise"]], axis=-1)
+        return tf.add_n(
+            [
+                losses.mode_seeking_loss(
+                    tf.cast(fake[:half], tf.float32), tf.cast(image, tf.float32),
+                    noise_a, noise_b,
+                )
+                for fake, image in zip(fakes, images)
+            ]
+        ) / len(fakes)
 
     def similarity_loss(self, images, token_ids, content_ids=None):
         """L_similarity of images and captions through the frozen DAMSM encoders.
@@ -301,6 +334,7 @@ class AttnGAN(keras.Model):
                 "image_encoder": keras.layers.serialize(self.image_encoder),
                 "similarity_weight": self.similarity_weight,
                 "kl_weight": self.kl_weight,
+                "mode_seeking_weight": self.mode_seeking_weight,
                 "mismatch_term": self.mismatch_term,
                 "hard_mismatch": self.hard_mismatch,
                 "ema_decay": self.ema_decay,
