@@ -4,7 +4,9 @@ Generates one image per validation caption (seed = `seed` + index) with the
 EMA generator and reports, for generated and real images side by side:
 - `attributes`: class / colour / pattern accuracy from a classifier trained
   on real images (embedded data only), and a domain FID in its features;
-- `r_precision`: AttnGAN R-precision with the run's DAMSM;
+- `r_precision`: AttnGAN R-precision with the run's DAMSM, top-1 of 100
+  candidates; with fewer distinct products among the captions, top-1 of
+  K = min(100, available) reported as `r_precision_at_<K>`;
 - `inception`: Inception Score (10 splits) and FID from an ImageNet
   InceptionV3 (Keras weights or a TF-GAN-style module via tensorflow_hub).
   Never read IS alone: training against Inception features inflates it;
@@ -31,7 +33,7 @@ from fashion_t2i.data import attributes
 from fashion_t2i.data.attributes import content_id
 from fashion_t2i.metrics import diversity
 from fashion_t2i.metrics.edit_consistency import edit_consistency
-from fashion_t2i.metrics.r_precision import r_precision_from_features
+from fashion_t2i.metrics import r_precision as r_precision_lib
 from fashion_t2i.progress import log
 from fashion_t2i.run_context import RunContext
 from fashion_t2i.text_to_image import TextToImage
@@ -102,13 +104,26 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
             classifier, real_unit, labels
         )
         result["real"]["classifier_validation_accuracy"] = accuracy
+        # Captions that leave the pattern out (solid products, as shops write them).
+        unnamed = np.array([not attributes.names_a_pattern(c) for c in captions])
+        if unnamed.any():
+            pattern = {"pattern": labels["pattern"][unnamed]}
+            for side, images in (("generated", fake_unit), ("real", real_unit)):
+                result[side]["pattern_accuracy_without_pattern_word"] = (
+                    evaluation.attribute_metrics(classifier, images[unnamed], pattern)["pattern"]
+                )
+            result["num_without_pattern_word"] = int(unnamed.sum())
         result["generated"]["domain_fid"] = evaluation.domain_fid(classifier, real_unit, fake_unit)
     if "r_precision" in metrics:
         damsm = context.restore_damsm()
         token_ids, _ = model.tokenizer(tf.constant(captions))
         _, sentences = damsm.text_encoder(token_ids, training=False)
         ids = np.asarray(content_id(examples))
-        for name, images in (("generated", fake), ("real", real)):
+        candidates = r_precision_lib.fitting_candidates(ids, R_PRECISION_CANDIDATES)
+        name = r_precision_lib.metric_name(candidates)
+        if candidates < R_PRECISION_CANDIDATES:
+            log_fn(f"eval: R-precision ranks among {candidates} captions, reported as {name}")
+        for side, images in (("generated", fake), ("real", real)):
             features = np.concatenate(
                 [
                     damsm.image_encoder(
@@ -118,8 +133,8 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
                     for i in range(0, len(images), BATCH_SIZE)
                 ]
             )
-            result[name]["r_precision"] = r_precision_from_features(
-                features, sentences.numpy(), ids, R_PRECISION_CANDIDATES, seed=seed
+            result[side][name] = r_precision_lib.r_precision_from_features(
+                features, sentences.numpy(), ids, candidates, seed=seed
             )
     if "inception" in metrics:
         result["generated"].update(evaluation.inception_metrics(inception(), real, fake))

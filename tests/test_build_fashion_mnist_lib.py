@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from fashion_t2i.config.data_config import DataConfig
-from fashion_t2i.data import build_fashion_mnist_lib, schema
+from fashion_t2i.data import attributes, build_fashion_mnist_lib, schema
 from fashion_t2i.data.attributes import (
     CATEGORY_NAMES,
     CLASS_NAMES,
@@ -199,7 +199,9 @@ def test_captions_state_colour_class_and_pattern(tmp_path, source_dir):
         matched = [
             p for p, words in PATTERN_WORDS.items() if any(has_word(text, w) for w in words)
         ]
-        assert matched == [pattern], (caption, pattern)
+        # Solid products are also described without any pattern word.
+        assert matched == [pattern] or (pattern == "solid" and matched == []), (caption, pattern)
+        assert attributes.names_a_pattern(caption) == bool(matched), caption
         assert len(caption.split()) <= 12, caption
         assert colour in names[i].lower() and pattern in names[i].lower(), names[i]
     # Templates, sentence case and punctuation vary.
@@ -207,6 +209,11 @@ def test_captions_state_colour_class_and_pattern(tmp_path, source_dir):
     assert any(c[0].isupper() for c in captions) and any(c[0].islower() for c in captions)
     assert any(c.endswith(".") for c in captions) and not all(c.endswith(".") for c in captions)
     assert len(set(captions)) > NUM_TRAIN // 2
+    solid = [c for c, p in zip(captions, data["pattern_id"]) if PATTERN_NAMES[p] == "solid"]
+    unnamed = sum(not attributes.names_a_pattern(c) for c in solid)
+    assert 0.3 * len(solid) < unnamed < 0.7 * len(solid)
+    patterned = [c for c, p in zip(captions, data["pattern_id"]) if PATTERN_NAMES[p] != "solid"]
+    assert all(attributes.names_a_pattern(c) for c in patterned)
 
 
 def test_same_seed_same_files_other_seed_differs(tmp_path, source_dir):

@@ -92,6 +92,14 @@ PATTERN_PHRASES = (
     ("with dots", "with polka dots", "with white dots"),
     ("with checks", "with a check pattern"),
 )
+# Words that name a pattern in the captions (`names_a_pattern`).
+PATTERN_WORDS = frozenset(
+    word
+    for phrases in PATTERN_ADJECTIVES + PATTERN_PHRASES
+    for phrase in phrases
+    for word in phrase.replace("-", " ").split()
+) - {"with", "in", "a", "light", "white", "colour", "no"}
+
 # attribute -> (dataset key of its ids, number of values)
 ATTRIBUTE_HEADS = {
     "class": ("class_id", len(CLASS_NAMES)),
@@ -133,3 +141,9 @@ def plain_captions(ids):
         plain_caption(int(c), int(o), int(p))
         for c, o, p in zip(ids["class"], ids["colour"], ids["pattern"])
     ]
+
+
+def names_a_pattern(caption):
+    """Whether a caption says which pattern it shows (any of `PATTERN_WORDS`)."""
+    words = "".join(ch if ch.isalnum() else " " for ch in caption.lower()).split()
+    return not PATTERN_WORDS.isdisjoint(words)

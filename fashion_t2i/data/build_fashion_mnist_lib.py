@@ -29,7 +29,8 @@ BUILD_INFO_FILE = "build_info.json"
 # Validation product ids start here so that ids are unique across both files.
 VALIDATION_ID_OFFSET = 100000
 
-_FORMAT_VERSION = 1
+# 2: solid products are described without a pattern word half of the time.
+_FORMAT_VERSION = 2
 _SOURCE_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "validation": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
@@ -54,6 +55,14 @@ _TEMPLATES = (
     "{colour} {noun} {phrase}",
     "{noun}, {colour}, {adjective}",
 )
+# Shops rarely write "solid": half of the solid products get one of these.
+_TEMPLATES_WITHOUT_PATTERN = (
+    "{article}{colour} {noun}",
+    "{noun} in {colour}",
+    "{determiner} {noun} {verb} {colour}",
+    "{colour} {noun}",
+)
+SOLID_WITHOUT_PATTERN_WORD = 0.5
 
 
 class FashionMnistBuilder:
@@ -387,19 +396,28 @@ def _colourise(grey, colour_ids, pattern_ids, resize, masks):
 
 
 def _captions(class_ids, colour_ids, pattern_ids, rng):
-    """Template captions naming colour, class and pattern; returns an object array of str."""
+    """Template captions naming colour, class and pattern; returns an object array of str.
+
+    A solid product's caption leaves the pattern out with probability
+    `SOLID_WITHOUT_PATTERN_WORD` (what leaves it out is the absence of a
+    pattern, as in a shop's "a red dress").
+    """
     num = len(class_ids)
     # All draws up front, so the captions do not depend on the chunk size.
     template_ids = rng.integers(len(_TEMPLATES), size=num)
     picks = rng.random((num, 3))
     capitalise = rng.random(num) < 0.5
     full_stop = rng.random(num) < 0.5
+    no_pattern_word = (rng.random(num) < SOLID_WITHOUT_PATTERN_WORD) & (
+        np.asarray(pattern_ids) == PATTERN_NAMES.index("solid")
+    )
     captions = np.empty(num, dtype=object)
     for i in range(num):
+        templates = _TEMPLATES_WITHOUT_PATTERN if no_pattern_word[i] else _TEMPLATES
         noun = _pick(CLASS_WORDS[class_ids[i]], picks[i, 0])
         colour = COLOUR_NAMES[colour_ids[i]]
         plural = noun in PLURAL_NOUNS
-        text = _TEMPLATES[template_ids[i]].format(
+        text = templates[template_ids[i] % len(templates)].format(
             article="" if plural else ("an " if colour[0] in "aeiou" else "a "),
             colour=colour,
             noun=noun,
