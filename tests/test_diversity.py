@@ -40,6 +40,9 @@ def test_silhouette_distance_is_one_minus_iou_by_hand():
     # Disjoint shapes: IoU 0.
     c = canvas([(5, 7, 5, 7)])
     assert diversity.pairwise_silhouette_distance(np.stack([a, c])) == pytest.approx(1.0)
+    # Overlapping, neither inside the other: 8 shared of 24, distance 2/3.
+    d = canvas([(0, 4, 2, 6)])
+    assert diversity.pairwise_silhouette_distance(np.stack([a, d])) == pytest.approx(2.0 / 3.0)
 
 
 def test_silhouette_ignores_colour_and_pixel_distance_sees_it():
