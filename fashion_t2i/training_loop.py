@@ -21,6 +21,16 @@ class TrainingLoop:
     A checkpoint (model variables, optimizer state, EMA, step counter) is
     written every `checkpoint_every` steps, at the end, and when SIGTERM or
     SIGINT arrives (the loop then stops cleanly after the current step).
+
+    Nothing trained is lost on an error after a step. Each step runs in
+    this order: the training step, its progress line, the checkpoint when
+    one is due (always at the last step), then the TensorBoard scalars and
+    the hooks. So the final step is saved before the final evaluation runs,
+    and when the scalars or a hook raise, the step reached is saved first
+    (if it is not yet) and the exception then ends training: a failing
+    evaluation is reported, not ignored, and re-running the command resumes
+    at that step. A failing training step is not saved (its update may be
+    half applied); neither is a non-finite loss under `on_nan="stop"`.
     TensorFlow writes the checkpoint files first and the `checkpoint` index
     file last, by rename, so a crash mid-write leaves the previous
     checkpoint as the latest one. On start the latest checkpoint is
@@ -162,15 +172,22 @@ class TrainingLoop:
                 for k, v in values.items():
                     window[k] = window.get(k, 0.0) + v
                 window_steps += 1
-            if step % self.log_every == 0 or step == self.total_steps:
-                summary = {k: v / max(window_steps, 1) for k, v in window.items()}
-                self._log(step, summary, start_step, start_time)
-                window, window_steps = {}, 0
-            for every, hook in self.hooks:
-                if step % every == 0 or step == self.total_steps:
-                    hook(step, self.writer)
-            if step % self.checkpoint_every == 0 and step != self.total_steps:
-                self.save()
+            try:
+                logged = step % self.log_every == 0 or step == self.total_steps
+                if logged:
+                    summary = {k: v / max(window_steps, 1) for k, v in window.items()}
+                    self._log(step, summary, start_step, start_time)
+                    window, window_steps = {}, 0
+                if step % self.checkpoint_every == 0 or step == self.total_steps:
+                    self.save()
+                if logged:
+                    self._write_scalars(step, summary, start_step, start_time)
+                for every, hook in self.hooks:
+                    if step % every == 0 or step == self.total_steps:
+                        hook(step, self.writer)
+            except Exception as error:
+                self._save_after(error)
+                raise
         if self._saved_step() != self.step:
             self.save()
         stopped = self._stop_signal is not None
@@ -180,10 +197,25 @@ class TrainingLoop:
         summary["stopped_by_signal"] = stopped
         return summary
 
-    def _log(self, step, summary, start_step, start_time):
-        elapsed = time.time() - start_time
-        rate = (step - start_step) / max(elapsed, 1e-9)
-        eta = (self.total_steps - step) / max(rate, 1e-9)
+    def _save_after(self, error):
+        """Saves the step reached, unless it is saved, when `error` follows a step.
+
+        The caller re-raises `error`; a failure to save is logged, not raised
+        in its place.
+        """
+        self.log_fn(f"[{self.name}] {type(error).__name__} after step {self.step}: {error}")
+        if self._saved_step() != self.step:
+            try:
+                self.save()
+            except Exception as save_error:
+                self.log_fn(f"[{self.name}] could not save step {self.step}: {save_error}")
+
+    @staticmethod
+    def _rate(step, start_step, start_time):
+        return (step - start_step) / max(time.time() - start_time, 1e-9)
+
+    def _write_scalars(self, step, summary, start_step, start_time):
+        rate = self._rate(step, start_step, start_time)
         with self.writer.as_default(step=step):
             for k, v in summary.items():
                 tf.summary.scalar(f"loss/{k}", v)
@@ -193,6 +225,10 @@ class TrainingLoop:
             tf.summary.scalar("steps_per_second", rate)
             if self.skipped_steps:
                 tf.summary.scalar("skipped_steps", self.skipped_steps)
+
+    def _log(self, step, summary, start_step, start_time):
+        rate = self._rate(step, start_step, start_time)
+        eta = (self.total_steps - step) / max(rate, 1e-9)
         shown = "  ".join(f"{k} {v:.4f}" for k, v in sorted(summary.items()))
         self.log_fn(
             f"[{self.name}] step {step}/{self.total_steps}  {shown}  "

@@ -280,7 +280,7 @@ def test_workdir_that_is_a_file_is_refused_before_training(tmp_path):
 # NaN policy: TrainingLoop driven in-process with a fake step function.
 
 
-def fake_loop(directory, steps, on_nan, log_every=1, checkpoint_every=1):
+def fake_loop(directory, steps, on_nan, log_every=1, checkpoint_every=1, **loop_args):
     """A `TrainingLoop` over scripted steps, and the lines it logs.
 
     `steps[k]` scripts step k + 1 (so a resumed loop picks up the script where
@@ -288,6 +288,7 @@ def fake_loop(directory, steps, on_nan, log_every=1, checkpoint_every=1):
     reports `finite` itself. Like a real step whose update went wrong, a step
     run under on_nan="stop" writes its loss into `weight` even when it is NaN;
     under on_nan="skip" it honours the contract and leaves `weight` alone.
+    `loop_args` go to `TrainingLoop` (hooks, learning_rates).
     """
     weight = tf.Variable(0.0)
     checkpoint = tf.train.Checkpoint(step=tf.Variable(0, dtype=tf.int64), weight=weight)
@@ -304,7 +305,7 @@ def fake_loop(directory, steps, on_nan, log_every=1, checkpoint_every=1):
     loop = TrainingLoop(
         "fake", step_fn, checkpoint, str(directory), total_steps=len(steps),
         checkpoint_every=checkpoint_every, log_every=log_every, on_nan=on_nan,
-        log_fn=lines.append,
+        log_fn=lines.append, **loop_args,
     )
     return loop, lines
 
@@ -376,3 +377,81 @@ def test_on_nan_skip_counts_the_step_and_leaves_it_out_of_the_means(tmp_path, ba
     latest = tf.train.latest_checkpoint(os.path.join(str(tmp_path), "fake"))
     assert latest.endswith("ckpt-4")
     assert read_checkpoint(latest) == (4, 3.0)
+
+
+# Errors after a step (evaluation, summaries, hooks): the step reached is saved first.
+
+
+def fail_at(step_to_fail, message):
+    """A hook, or a learning-rate callable, that raises at one step."""
+    calls = []
+
+    def fn(step=None, writer=None):
+        calls.append(step)
+        if len(calls) == step_to_fail:
+            raise RuntimeError(message)
+        return 0.1
+
+    return fn
+
+
+def test_hook_error_saves_the_step_reached_and_the_rerun_resumes_there(tmp_path):
+    directory = os.path.join(str(tmp_path), "fake")
+    # No periodic checkpoint: the one found afterwards was written on the error.
+    loop, lines = fake_loop(
+        tmp_path, [1.0, 2.0, 3.0, 4.0, 5.0], on_nan="stop", checkpoint_every=100,
+        hooks=[(1, fail_at(3, "evaluation broke"))],
+    )
+
+    with pytest.raises(RuntimeError, match="evaluation broke"):
+        loop.run(batches)
+
+    latest = tf.train.latest_checkpoint(directory)
+    assert latest == os.path.join(directory, "ckpt-3")
+    assert read_checkpoint(latest) == (3, 3.0)
+    assert "[fake] RuntimeError after step 3: evaluation broke" in lines
+    assert lines[-1] == f"[fake] checkpoint {latest}"
+
+    resumed, resumed_lines = fake_loop(
+        tmp_path, [1.0, 2.0, 3.0, 4.0, 5.0], on_nan="stop", checkpoint_every=100
+    )
+    resumed.run(batches)
+    assert resumed_lines[0] == f"[fake] resumed from {latest} at step 3"
+    assert read_checkpoint(tf.train.latest_checkpoint(directory)) == (5, 5.0)
+
+
+def test_summary_error_saves_the_step_reached(tmp_path):
+    directory = os.path.join(str(tmp_path), "fake")
+    loop, lines = fake_loop(
+        tmp_path, [1.0, 2.0, 3.0, 4.0], on_nan="stop", checkpoint_every=100,
+        learning_rates={"broken": fail_at(2, "no learning rate to log")},
+    )
+
+    with pytest.raises(RuntimeError, match="no learning rate to log"):
+        loop.run(batches)
+
+    assert read_checkpoint(tf.train.latest_checkpoint(directory)) == (2, 2.0)
+    assert "[fake] RuntimeError after step 2: no learning rate to log" in lines
+
+
+def test_final_step_is_saved_before_the_final_hooks_and_summaries(tmp_path):
+    directory = os.path.join(str(tmp_path), "fake")
+    seen = []
+
+    def final_hook(step, writer):
+        seen.append((step, tf.train.latest_checkpoint(directory)))
+        raise RuntimeError("the final evaluation broke")
+
+    loop, lines = fake_loop(
+        tmp_path, [1.0, 2.0, 3.0], on_nan="stop", checkpoint_every=100,
+        hooks=[(100, final_hook)],
+    )
+
+    with pytest.raises(RuntimeError, match="the final evaluation broke"):
+        loop.run(batches)
+
+    assert seen == [(3, os.path.join(directory, "ckpt-3"))]
+    # Saved once, before the hook: the error found it saved.
+    assert [line for line in lines if " checkpoint " in line] == [
+        f"[fake] checkpoint {os.path.join(directory, 'ckpt-3')}"
+    ]
