@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from fashion_t2i.metrics.r_precision import candidate_scores, r_precision, sample_candidates
+from fashion_t2i.metrics.r_precision import (
+    available_candidates,
+    candidate_scores,
+    fitting_candidates,
+    metric_name,
+    r_precision,
+    r_precision_from_features,
+    sample_candidates,
+)
 
 
 def test_perfect_scorer_scores_one():
@@ -115,3 +123,57 @@ def test_matching_features_give_high_r_precision_end_to_end():
 def test_candidate_scores_index_out_of_range_raises():
     with pytest.raises(ValueError, match="out of that range"):
         candidate_scores(np.ones((1, 2)), np.ones((2, 2)), np.array([[0, 2]]))
+
+
+# Fitting the candidates to the data: K = min(100, available).
+
+
+def test_available_candidates_is_one_plus_the_fewest_other_content_examples():
+    # The validation file: 8 products, 3 poses each.
+    assert available_candidates(np.repeat(np.arange(1000, 1008), 3)) == 22
+    # The largest group decides: 5 examples of "a" leave them 3 others.
+    assert available_candidates(["a"] * 5 + ["b"] * 2 + ["c"]) == 4
+    assert available_candidates(np.array([[1, 2]] * 2 + [[1, 3]])) == 2
+    assert available_candidates([7, 7, 7]) == 1
+    assert available_candidates([]) == 0
+
+
+@pytest.mark.parametrize(
+    "content_ids, wanted, expected",
+    [
+        (list(range(300)), 100, 100),
+        (np.repeat(np.arange(1000, 1008), 3), 100, 22),
+        (list(range(5)), 3, 3),
+        ([0, 1], 100, 2),
+    ],
+)
+def test_fitting_candidates_takes_what_the_data_can_give(content_ids, wanted, expected):
+    k = fitting_candidates(content_ids, wanted)
+    assert k == expected
+    # Every example can draw them: sampling does not raise.
+    sets = sample_candidates(len(content_ids), k, content_ids, rng=0)
+    assert sets.shape == (len(content_ids), expected)
+
+
+@pytest.mark.parametrize("content_ids", [[5, 5, 5, 5], []], ids=["one content", "empty"])
+def test_fitting_candidates_refuses_data_without_two_contents(content_ids):
+    with pytest.raises(ValueError, match=f"the {len(content_ids)} examples show"):
+        fitting_candidates(content_ids)
+
+
+def test_metric_name_keeps_r_precision_for_100_and_names_fewer():
+    assert metric_name(100) == "r_precision"
+    assert metric_name(22) == "r_precision_at_22"
+    assert metric_name(2) == "r_precision_at_2"
+
+
+def test_small_validation_set_scores_with_the_candidates_it_has():
+    # 8 products x 3 poses: 100 candidates cannot be drawn, 22 can.
+    rng = np.random.default_rng(5)
+    ids = np.repeat(np.arange(8), 3)
+    captions = rng.normal(size=(24, 16))
+    images = captions + 0.05 * rng.normal(size=(24, 16))
+    with pytest.raises(ValueError, match="has only 21 examples with different content"):
+        r_precision_from_features(images, captions, ids, num_candidates=100)
+    k = fitting_candidates(ids)
+    assert r_precision_from_features(images, captions, ids, num_candidates=k) == 1.0

@@ -10,14 +10,73 @@ Reference:
     Xu et al., "AttnGAN: Fine-Grained Text to Image Generation with Attentional
     Generative Adversarial Networks", CVPR 2018, https://arxiv.org/abs/1711.10485.
 
+On a validation set with fewer than 100 distinct products the candidates
+are as many as the data holds: `fitting_candidates` gives K = min(100,
+available), and the value is reported as `r_precision_at_K`
+(`metric_name`), so that a top-1 of 21 is never read as a top-1 of 100.
+
 Typical use::
 
-    candidate_sets = sample_candidates(n, 100, product_ids, rng)
+    k = fitting_candidates(product_ids)
+    candidate_sets = sample_candidates(n, k, product_ids, rng)
     scores = candidate_scores(image_features, sentence_features, candidate_sets)
     r = r_precision(scores)
 """
 
+import collections
+
 import numpy as np
+
+# AttnGAN's candidates per image: the true caption and 99 others.
+FULL_CANDIDATES = 100
+
+
+def available_candidates(content_ids):
+    """The most candidates every example can have: 1 + the fewest other-content examples.
+
+    An example of content c can be ranked against its own caption and the
+    captions of the N - n_c examples of other contents, so the largest
+    content group bounds the count for all: 1 + N - max_c n_c.
+
+    Args:
+        content_ids: length-N keys (see `sample_candidates`).
+
+    Returns:
+        The count as an int (1 when every example shows the same content,
+        and 0 when there is no example).
+    """
+    if not len(content_ids):
+        return 0
+    sizes = collections.Counter(_hashable(key) for key in content_ids)
+    return 1 + len(content_ids) - max(sizes.values())
+
+
+def fitting_candidates(content_ids, wanted=FULL_CANDIDATES):
+    """K = min(`wanted`, `available_candidates(content_ids)`): candidates the data can give.
+
+    Raises:
+        ValueError: fewer than 2 candidates are available (every example
+            shows the same content, or there is none): nothing to rank.
+    """
+    available = available_candidates(content_ids)
+    if available < 2:
+        distinct = len({_hashable(key) for key in content_ids})
+        raise ValueError(
+            f"R-precision needs examples of at least 2 distinct contents; the "
+            f"{len(content_ids)} examples show {distinct}."
+        )
+    return min(int(wanted), available)
+
+
+def metric_name(num_candidates):
+    """`"r_precision"` for AttnGAN's 100 candidates, else `"r_precision_at_<K>"`.
+
+    Values over fewer candidates are easier (chance is 1/K), so they carry
+    their K in the name and are never compared with 100-candidate results.
+    """
+    if num_candidates == FULL_CANDIDATES:
+        return "r_precision"
+    return f"r_precision_at_{num_candidates}"
 
 
 def sample_candidates(num_examples, num_candidates, content_ids, rng):
