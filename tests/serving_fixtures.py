@@ -4,13 +4,20 @@ The export code writes `<base>/<model_name>/<version>/` holding a SavedModel
 with three signatures (DESIGN.md section 3). Serving tests need such a model
 in a second, not a trained GAN: `StandInGenerator` computes a deterministic
 8x8 RGB image from a hash of each text (and its seed), with the same input
-and output names, dtypes and ranks as the real export.
+and output names, dtypes and ranks as the real export. `build_real_export`
+writes the real graph (tokenizer included) of an untrained tiny model, for
+the tests that must see what the tokenizer does with a text.
 """
 
 import json
 import os
 
 import tensorflow as tf
+
+from export import export_lib
+from fashion_t2i.config import get_preset
+from fashion_t2i.text import vocabulary as vocabulary_lib
+from fashion_t2i.text_to_image import TextToImage
 
 IMAGE_SIZE = 8
 ATTENTION_SIZE = 4
@@ -92,3 +99,26 @@ def build_stand_in_model(version_dir, salt=0):
     with open(os.path.join(extra, "config.json"), "w") as f:
         json.dump({"stand_in": True, "salt": salt}, f)
     return version_dir
+
+
+REAL_CAPTIONS = ("a red striped dress", "a navy blue plain ankle boot", "a green checked coat")
+
+
+def build_real_export(base_dir, model_name):
+    """Exports an untrained `TextToImage` of the `smoke` preset as the exporter does.
+
+    Unlike `StandInGenerator`, this is the real serving graph: tokenizer
+    (text normalisation, vocabulary lookup), text encoder and generator.
+
+    Args:
+        base_dir: serving base directory; the model lands in
+            `<base_dir>/<model_name>/1`.
+        model_name: the model's directory name.
+
+    Returns:
+        The version directory.
+    """
+    vocabulary_path = os.path.join(base_dir, vocabulary_lib.FILENAME)
+    vocabulary_lib.save_vocabulary(vocabulary_lib.build_vocabulary(REAL_CAPTIONS), vocabulary_path)
+    model = TextToImage.from_config(get_preset("smoke"), vocabulary_path, max_batch=4)
+    return export_lib.export_saved_model(model, base_dir, model_name, version=1)

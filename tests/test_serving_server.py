@@ -21,11 +21,17 @@ import pytest
 import serving_fixtures
 import tensorflow as tf
 from google.protobuf import text_format
+from tensorflow.core.framework import tensor_pb2
+from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
+from tensorflow_serving.apis import inference_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
+from tensorflow_serving.apis import regression_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
+from serving.loaded_model import LoadedModel
 from serving.model_loader import ModelLoader
 from serving.server import PredictionServer
 
@@ -263,6 +269,150 @@ def test_hostile_texts_do_not_kill_the_server(stub, text):
     response = stub.Predict(make_request(texts=texts(text, b"a coat")), timeout=20)
 
     assert len(pngs_of(response)) == 2
+    assert len(pngs_of(stub.Predict(good_request(), timeout=10))) == 1
+
+
+@pytest.fixture(scope="module")
+def real_stub(tmp_path_factory):
+    """A server over the real exported graph of an untrained tiny model."""
+    base = tmp_path_factory.mktemp("real_export")
+    serving_fixtures.build_real_export(str(base), MODEL_NAME)
+    with PredictionServer(str(base / MODEL_NAME), MODEL_NAME, port=0, poll_seconds=0, max_batch=MAX_BATCH) as server:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+
+def _is_a_sentence(details):
+    """A message for a person: words, one line, no graph node or stack dump."""
+    return (
+        len(details.split()) >= 4
+        and details[0].isalpha()
+        and "\n" not in details
+        and "[[" not in details
+        and "node" not in details
+        and "Traceback" not in details
+    )
+
+
+# (text, has words): a text with a letter or digit gets an image, one without
+# gets INVALID_ARGUMENT with a sentence saying what to write.
+REAL_HOSTILE_TEXTS = {
+    "empty": (b"", False),
+    "only punctuation": (b"?!... -- ;", False),
+    "only emoji": ("\U0001f457\u2728".encode(), False),
+    "emoji between words": ("red \U0001f457 dress".encode(), True),
+    "invalid utf-8 only": (b"\xff\xfe\xc3\x28", False),
+    "invalid utf-8 and words": (b"\xff\xfe red dress \xc3\x28", True),
+    "nul bytes only": (b"\x00" * 8, False),
+    "nul bytes between words": (b"red\x00\x00striped\x00dress", True),
+    "1 MB text": (("long red dress " * 70_000).encode(), True),
+    "other scripts": ("\u7ea2\u8272\u8fde\u8863\u88d9 ROBE \u00c9T\u00c9".encode(), True),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(REAL_HOSTILE_TEXTS))
+def test_hostile_texts_through_the_real_graph(real_stub, case):
+    text, has_words = REAL_HOSTILE_TEXTS[case]
+    request = make_request("generate", texts=texts(text), seeds=seeds(3))
+
+    if has_words:
+        response = real_stub.Predict(request, timeout=60)
+        (png,) = pngs_of(response)
+        assert tf.io.decode_png(png).shape == (32, 32, 3)
+    else:
+        error = rpc_error(lambda: real_stub.Predict(request, timeout=60))
+        assert error.code() == INVALID, error.details()
+        assert _is_a_sentence(error.details()), error.details()
+        assert "letter or digit" in error.details()
+    # The server keeps answering.
+    good = make_request("generate", texts=texts(b"a red striped dress"), seeds=seeds(1))
+    assert len(pngs_of(real_stub.Predict(good, timeout=60))) == 1
+
+
+@pytest.mark.parametrize("method", ["Classify", "Regress", "MultiInference"])
+def test_classify_regress_and_multi_inference_are_unimplemented(stub, method):
+    request = {
+        "Classify": classification_pb2.ClassificationRequest,
+        "Regress": regression_pb2.RegressionRequest,
+        "MultiInference": inference_pb2.MultiInferenceRequest,
+    }[method]()
+
+    error = rpc_error(lambda: getattr(stub, method)(request, timeout=10))
+
+    assert error.code() == grpc.StatusCode.UNIMPLEMENTED, error.details()
+    assert len(pngs_of(stub.Predict(good_request(), timeout=10))) == 1
+
+
+def test_an_unexpected_exception_in_the_model_is_internal_and_costs_one_request(stub, monkeypatch, caplog):
+    run = LoadedModel.run
+
+    def run_or_fail(self, signature_name, inputs):
+        if inputs["texts"][0] == b"explode":
+            raise RuntimeError("the model broke")
+        return run(self, signature_name, inputs)
+
+    monkeypatch.setattr(LoadedModel, "run", run_or_fail)
+
+    error = rpc_error(lambda: stub.Predict(make_request(texts=texts(b"explode")), timeout=10))
+
+    assert error.code() == grpc.StatusCode.INTERNAL
+    assert error.details() == "RuntimeError: the model broke"
+    assert "Unexpected error" in caplog.text
+    assert len(pngs_of(stub.Predict(good_request(), timeout=10))) == 1
+
+
+def _proto(dtype, shape, **fields):
+    """A TensorProto built field by field, as a client may (mis)build it."""
+    proto = tensor_pb2.TensorProto(dtype=dtype)
+    if shape is None:
+        proto.tensor_shape.unknown_rank = True
+    else:
+        for size in shape:
+            proto.tensor_shape.dim.add(size=size)
+    for name, value in fields.items():
+        if isinstance(value, list):
+            getattr(proto, name).extend(value)
+        else:
+            setattr(proto, name, value)
+    return proto
+
+
+INT64 = types_pb2.DT_INT64
+STRING = types_pb2.DT_STRING
+MALFORMED_TENSORS = {
+    "seeds tensor_content of the wrong length": (
+        {"seeds": _proto(INT64, [1], tensor_content=b"\x01" * 5)},
+        "tensor parsing error: seeds",
+    ),
+    "seeds tensor_content for fewer values than the shape": (
+        {"texts": texts(b"a coat", b"a dress"), "seeds": _proto(INT64, [2], tensor_content=b"\x01" * 8)},
+        "tensor parsing error: seeds",
+    ),
+    "more texts than the shape holds": (
+        {"texts": _proto(STRING, [1], string_val=[b"a", b"b"])},
+        "tensor parsing error: texts",
+    ),
+    "unknown dtype enum": ({"texts": _proto(999, [1], string_val=[b"a"])}, "unknown dtype 999"),
+    "unknown rank": ({"texts": _proto(STRING, None, string_val=[b"a"])}, "unknown rank"),
+    "negative dimension": ({"texts": _proto(STRING, [-1], string_val=[b"a"])}, "negative dimension"),
+    "too many elements": ({"texts": _proto(STRING, [2**40], string_val=[b"a"])}, "too many elements"),
+    "too many elements in a product": (
+        {"seeds": _proto(INT64, [2**13, 2**12], int64_val=[1])},
+        "too many elements",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_TENSORS))
+def test_malformed_tensors_are_invalid_arguments(stub, case):
+    inputs, fragment = MALFORMED_TENSORS[case]
+    full = {"texts": texts(b"a coat"), "seeds": seeds(1), **inputs}
+
+    error = rpc_error(lambda: stub.Predict(make_request("generate", **full), timeout=10))
+
+    assert error.code() == INVALID, error.details()
+    assert fragment in error.details()
     assert len(pngs_of(stub.Predict(good_request(), timeout=10))) == 1
 
 
