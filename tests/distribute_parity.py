@@ -146,7 +146,7 @@ def build(kind, cfg, strategy, weights=None):
                 generator_optimizer=keras.optimizers.SGD(LEARNING_RATE),
                 discriminator_optimizers=[keras.optimizers.SGD(LEARNING_RATE) for _ in discriminators],
             )
-            model.build_all(GLOBAL_BATCH, cfg.text.max_words)
+            model.build_networks(GLOBAL_BATCH, cfg.text.max_words)
         distribute.synchronize_batch_norm(model)
     if weights is not None:
         for variable, value in zip(model.weights, weights):

@@ -198,7 +198,12 @@ class AttnGAN(keras.Model):
         sentence = inputs["sentence_feature"]
         wrong = wrong_sentence if self.mismatch_term else None
         if self.mismatch_term and self.hard_mismatch:
-            wrong = [wrong_sentence, closest_mismatch(sentence, content_ids, wrong_sentence)]
+            # Chosen among the captions of the global batch, as on one device.
+            candidates = (distribute.all_gather(sentence), distribute.all_gather(content_ids))
+            wrong = [
+                wrong_sentence,
+                closest_mismatch(sentence, content_ids, wrong_sentence, candidates),
+            ]
         # The batch-normalisation statistics the forward passes will write, as
         # they are: a step whose losses are not finite puts them back.
         statistics = self.generator.non_trainable_variables + [

@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 
-def closest_mismatch(sentence_feature, content_ids, fallback):
+def closest_mismatch(sentence_feature, content_ids, fallback, candidates=None):
     """Per example, the sentence feature of the batch closest to its own that shows something else.
 
     A random wrong caption of the embedded data nearly always names another
@@ -18,19 +18,29 @@ def closest_mismatch(sentence_feature, content_ids, fallback):
             mismatch). None: every example differs from every other.
         fallback: [B, D] wrong features used where no example of the batch
             shows something else.
+        candidates: optional `(features [N, D], content_ids [N])` to choose
+            from instead of the batch itself, e.g. the global batch gathered
+            from every replica (then `content_ids` must be given, so that an
+            example never picks itself).
 
     Returns:
         [B, D] sentence features of the chosen mismatched captions.
     """
-    unit = tf.math.l2_normalize(tf.cast(sentence_feature, tf.float32), axis=-1)
-    similarity = tf.matmul(unit, unit, transpose_b=True)
-    batch = tf.shape(similarity)[0]
-    if content_ids is None:
-        same = tf.eye(batch, dtype=tf.bool)
+    if candidates is None:
+        candidate_features, candidate_ids = sentence_feature, content_ids
     else:
-        same = tf.equal(content_ids[:, None], content_ids[None, :])
+        candidate_features, candidate_ids = candidates
+        if content_ids is None:
+            raise ValueError("closest_mismatch with candidates needs content_ids.")
+    unit = tf.math.l2_normalize(tf.cast(sentence_feature, tf.float32), axis=-1)
+    candidate_unit = tf.math.l2_normalize(tf.cast(candidate_features, tf.float32), axis=-1)
+    similarity = tf.matmul(unit, candidate_unit, transpose_b=True)
+    if content_ids is None:
+        same = tf.eye(tf.shape(similarity)[0], dtype=tf.bool)
+    else:
+        same = tf.equal(content_ids[:, None], candidate_ids[None, :])
     # Cosines are >= -1, so -2 ranks every example of the same content last.
     similarity = tf.where(same, tf.fill(tf.shape(similarity), -2.0), similarity)
-    chosen = tf.gather(sentence_feature, tf.argmax(similarity, axis=1))
+    chosen = tf.gather(candidate_features, tf.argmax(similarity, axis=1))
     has_mismatch = tf.reduce_any(tf.logical_not(same), axis=1)
     return tf.where(has_mismatch[:, None], chosen, fallback)
