@@ -136,8 +136,8 @@ def test_mirrored_gan_step_with_hard_mismatch_matches_one_device(parity):
     result = parity["gan_hard_mismatch"]
     worst = _worst(result["mirrored_vs_single"])
     assert worst[0][1] <= GAN_TOLERANCE, (
-        "AttnGAN with hard_mismatch=True under a distribution strategy picks each "
-        "example's closest mismatched caption among its replica's B/R captions only, "
-        "not the global batch as on one device (closest_mismatch needs the gathered "
-        f"sentence features and content ids); worst update differences: {worst}"
+        "With hard_mismatch=True each replica must pick an example's closest mismatched "
+        "caption from the global batch, as one device does, not from its own B/R "
+        "captions (closest_mismatch needs the gathered sentence features and content "
+        f"ids); worst update differences: {worst}"
     )
