@@ -127,7 +127,8 @@ def plain_caption(class_id, colour_id, pattern_id):
     """The caption of an attribute triple in one fixed wording, e.g. "a red striped t-shirt".
 
     First synonym of the class and the pattern, no template draw: captions
-    that differ in one attribute differ in that word only.
+    that differ in one attribute differ in that attribute's words only (and
+    in the article that agrees with them: "a" / "an", none for trousers).
     """
     noun = CLASS_WORDS[class_id][0]
     colour = COLOUR_NAMES[colour_id]
