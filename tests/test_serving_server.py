@@ -7,11 +7,13 @@ import concurrent.futures
 import json
 import logging
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -519,6 +521,16 @@ def test_start_rejects_a_missing_base_path(tmp_path):
         PredictionServer(str(tmp_path / "nowhere"), MODEL_NAME, port=0).start()
 
 
+def read_line(stream, timeout=120):
+    """The next line of a child's output, or a failure after `timeout` seconds (never a hang)."""
+    lines = queue.Queue()
+    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        pytest.fail(f"no output line from the server within {timeout} s")
+
+
 def test_command_line_server_serves_and_stops_on_sigterm(tmp_path, staged_versions):
     base = tmp_path / MODEL_NAME
     shutil.copytree(staged_versions[1], base / "1")
@@ -531,13 +543,13 @@ def test_command_line_server_serves_and_stops_on_sigterm(tmp_path, staged_versio
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
     try:
-        line = process.stdout.readline()
+        line = read_line(process.stdout)
         assert line.startswith("listening on 127.0.0.1:"), line
         port = int(line.rsplit(":", 1)[1])
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
             assert len(pngs_of(stub.Predict(good_request(), timeout=10))) == 1
-        rest_line = process.stdout.readline()
+        rest_line = read_line(process.stdout)
         assert rest_line.startswith("REST API and design page on http://127.0.0.1:"), rest_line
         with urllib.request.urlopen(f"{rest_line.split(' on ', 1)[1].strip()}v1/models/{MODEL_NAME}", timeout=10) as reply:
             assert json.load(reply)["model_version_status"][0]["state"] == "AVAILABLE"
