@@ -128,6 +128,7 @@ def test_train_step_returns_every_loss_and_finite(first_step):
     np.testing.assert_allclose(results["generator_loss"], expected_g, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_mode_seeking_term_enters_the_generator_loss_with_its_weight():
     config = CONFIG.replace(train={"similarity_weight": 0.0, "mode_seeking_weight": 0.5})
     keras.utils.set_random_seed(0)
