@@ -12,11 +12,11 @@ import tensorflow as tf
 from fashion_t2i import evaluation
 from fashion_t2i import losses
 from fashion_t2i import visualization
+from fashion_t2i.data.attributes import content_id
 from fashion_t2i.metrics import diversity
-from fashion_t2i.metrics.r_precision import r_precision_from_features
+from fashion_t2i.metrics import r_precision as r_precision_lib
 from fashion_t2i.progress import log
 
-NUM_CANDIDATES = 100
 R_PRECISION_EXAMPLES = 1000
 ATTENTION_PAIRS = 4
 SAMPLE_CAPTIONS = 8
@@ -97,21 +97,89 @@ def sample_grid(stage_images, real_images=None):
     return visualization.image_grid(visualization.to_uint8(np.stack(columns, axis=1)))
 
 
-def damsm_r_precision_hook(context, damsm, results, log_fn=log):
-    """R-precision (top-1 of 100) of the DAMSM on validation pairs, as `eval/r_precision`.
+def r_precision_examples(context):
+    """How many validation examples the R-precision hook scores.
 
-    The latest value is also kept in `results["r_precision"]`.
+    The first whole batches of the validation file (the pipeline drops a
+    partial last batch), at most `R_PRECISION_EXAMPLES`.
+    """
+    batch_size = context.config.data.batch_size
+    whole = context.validation_reader.num_examples // batch_size * batch_size
+    return min(R_PRECISION_EXAMPLES, whole)
+
+
+def check_validation(context, log_fn=log):
+    """Refuses, before any step, a validation file the training-time evaluations cannot use.
+
+    Checks that the file holds a whole batch (the R-precision and
+    L_similarity evaluations read whole batches) and the fixed examples of
+    the sample and attention images, and that the examples R-precision
+    scores show at least 2 distinct contents. Logs how many candidates
+    R-precision will rank (`r_precision.fitting_candidates`).
+
+    Returns:
+        K, the R-precision candidates.
+
+    Raises:
+        ValueError: naming the file and the count that is too small.
+    """
+    reader = context.validation_reader
+    needed = max(context.config.data.batch_size, SAMPLE_CAPTIONS, ATTENTION_PAIRS)
+    if reader.num_examples < needed:
+        raise ValueError(
+            f"Validation file {reader.path} has {reader.num_examples} usable examples; the "
+            f"evaluations during training need at least {needed} (one batch of "
+            f"{context.config.data.batch_size}, {SAMPLE_CAPTIONS} sample captions). Add "
+            "validation examples or lower --batch_size."
+        )
+    count = r_precision_examples(context)
+    ids = []
+    for start in range(0, count, 256):
+        rows = reader.valid_rows[start : min(start + 256, count)]
+        ids.append(np.asarray(content_id(reader.read_rows(rows))))
+    ids = np.concatenate(ids)
+    try:
+        candidates = r_precision_lib.fitting_candidates(ids)
+    except ValueError as e:
+        raise ValueError(
+            f"Validation file {reader.path}: the {count} examples R-precision scores show "
+            f"{len(np.unique(ids))} distinct product(s), and at least 2 are needed ({e}). "
+            "Put examples of more products into the validation file."
+        ) from e
+    if candidates < r_precision_lib.FULL_CANDIDATES:
+        log_fn(
+            f"data: validation R-precision ranks among {candidates} captions, not "
+            f"{r_precision_lib.FULL_CANDIDATES} (only {candidates - 1} other-product examples "
+            f"for some of the {count} scored), logged as "
+            f"eval/{r_precision_lib.metric_name(candidates)}"
+        )
+    return candidates
+
+
+def damsm_r_precision_hook(context, damsm, results, log_fn=log):
+    """R-precision of the DAMSM on validation pairs, in TensorBoard under `eval/<name>`.
+
+    Top-1 of K = min(100, available) candidates
+    (`r_precision.fitting_candidates`); the name is `r_precision` for 100 and
+    `r_precision_at_<K>` for fewer (`r_precision.metric_name`). The latest
+    value is also kept in `results[<name>]`.
     """
 
     def hook(step, writer):
-        features = encode_validation(damsm, context.validation_dataset(), R_PRECISION_EXAMPLES)
-        value = r_precision_from_features(
-            *features, num_candidates=NUM_CANDIDATES, seed=context.config.data.seed
+        images, sentences, ids = encode_validation(
+            damsm, context.validation_dataset(), R_PRECISION_EXAMPLES
         )
-        results["r_precision"] = value
+        candidates = r_precision_lib.fitting_candidates(ids)
+        name = r_precision_lib.metric_name(candidates)
+        value = r_precision_lib.r_precision_from_features(
+            images, sentences, ids, num_candidates=candidates, seed=context.config.data.seed
+        )
+        results[name] = value
         with writer.as_default(step=step):
-            tf.summary.scalar("eval/r_precision", value)
-        log_fn(f"[damsm] step {step}  validation R-precision (top-1 of 100) {value:.3f}")
+            tf.summary.scalar(f"eval/{name}", value)
+        log_fn(
+            f"[damsm] step {step}  validation R-precision (top-1 of {candidates}) {value:.3f}"
+        )
 
     return hook
 

@@ -152,8 +152,10 @@ def train(config, workdir, log_fn=log):
     """Runs the configured phase(s) in `workdir`; returns the summaries by phase.
 
     Raises:
-        ValueError: the global batch does not split over the replicas, or
-            the run cannot be opened (see `RunContext.for_training`).
+        ValueError: the global batch does not split over the replicas, the
+            run cannot be opened (see `RunContext.for_training`), or the
+            validation file is too small to evaluate
+            (`evaluation_hooks.check_validation`).
     """
     distribute.configure(config.runtime)
     strategy = distribute.make_strategy(config.runtime)
@@ -164,6 +166,8 @@ def train(config, workdir, log_fn=log):
             f"by the number of replicas ({replicas})."
         )
     context = RunContext.for_training(config, workdir, strategy, log_fn)
+    # Before any step: an evaluation must not fail after the training it follows.
+    evaluation_hooks.check_validation(context, log_fn)
     log_fn(
         f"train: preset {config.preset}, phase {config.train.phase}, workdir {workdir}, "
         f"{context.train_reader.num_examples} training / "
