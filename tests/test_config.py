@@ -25,8 +25,23 @@ def test_every_preset_builds(name):
     assert isinstance(config.model, ModelConfig)
 
 
-def test_presets_are_the_documented_three():
-    assert sorted(PRESETS) == ["demo", "fashiongen", "smoke"]
+def test_presets_are_the_documented_four():
+    assert sorted(PRESETS) == ["catalogue", "demo", "fashiongen", "smoke"]
+
+
+def test_catalogue_preset_fits_a_shop_on_a_cpu():
+    config = get_preset("catalogue")
+    # 64 px designs from a 32 px layout; no ImageNet download: random weights,
+    # trunk trained in the DAMSM phase.
+    assert config.model.stage_sizes == (32, 64)
+    assert config.model.image_encoder_weights == "" and config.model.train_image_trunk
+    assert config.model.image_encoder_size == 75
+    # The files README's walk-through converts; flags override them.
+    assert config.data.train_path == "data/catalogue_train.h5"
+    assert config.data.validation_path == "data/catalogue_validation.h5"
+    assert config.data.batch_size <= 16
+    assert config.train.damsm_steps + config.train.gan_steps <= 10_000
+    assert config.train.eval_every <= config.train.gan_steps
 
 
 def test_smoke_preset_is_tiny():
@@ -186,6 +201,7 @@ def test_stage_sizes():
     assert ModelConfig(stage1_size=64, num_refinement_stages=2).stage_sizes == (64, 128, 256)
     assert ModelConfig(stage1_size=16, num_refinement_stages=0).stage_sizes == (16,)
     assert get_preset("smoke").model.stage_sizes == (16, 32)
+    assert get_preset("catalogue").model.stage_sizes == (32, 64)
     assert get_preset("fashiongen").model.stage_sizes == (64, 128, 256)
 
 
