@@ -209,8 +209,10 @@ def convert(tmp_path, name, products, poses):
 
 
 def small_config(train_path, validation_path):
+    # One step per phase: were the check missing, training would end quickly.
     return get_preset("catalogue").replace(
-        data={"train_path": train_path, "validation_path": validation_path, "batch_size": 4}
+        data={"train_path": train_path, "validation_path": validation_path, "batch_size": 4},
+        train={"damsm_steps": 1, "gan_steps": 1},
     )
 
 
