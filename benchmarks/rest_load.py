@@ -123,15 +123,11 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    """Defines the command line of `python -m benchmarks.rest_load` in `absl.flags.FLAGS`."""
-    flags.DEFINE_string(
-        "model_base_path", None,
-        "<base>/<model_name> of an export; default: the stand-in model in a temporary directory.",
-    )
-    flags.DEFINE_string("model_name", "fashion_t2i", "Served model name.")
-    flags.DEFINE_integer("threads", 8, "Concurrent client threads.", lower_bound=1)
-    flags.DEFINE_integer("requests", 200, "Requests per thread.", lower_bound=1)
-    flags.DEFINE_float("timeout", 30.0, "Seconds per request.", lower_bound=0.0)
+    """Defines the command line of `python -m benchmarks.rest_load` in `absl.flags.FLAGS`.
+
+    The same flags as `benchmarks.serving_load`, whose gRPC load this one repeats over REST.
+    """
+    serving_load.define_flags()
 
 
 def main(argv):
