@@ -86,6 +86,29 @@ def sample_images(gan, token_ids, noise, condition_noise):
     return [x.numpy() for x in outputs["images"]], [a.numpy() for a in outputs["attention"]]
 
 
+def fixed_noise(gan, count, seed):
+    """`(noise, condition_noise)` for `count` examples: standard normal, drawn from `seed`."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((count, gan.generator.z_dim)).astype(np.float32)
+    condition_noise = rng.standard_normal((count, gan.generator.condition_dim))
+    return noise, condition_noise.astype(np.float32)
+
+
+def final_images(gan, token_ids, noise, condition_noise, batch_size=64):
+    """The EMA generator's final-stage images for fixed inputs, in batches: [N, S, S, 3]."""
+    return np.concatenate(
+        [
+            sample_images(
+                gan,
+                token_ids[i : i + batch_size],
+                noise[i : i + batch_size],
+                condition_noise[i : i + batch_size],
+            )[0][-1]
+            for i in range(0, len(noise), batch_size)
+        ]
+    )
+
+
 def sample_grid(stage_images, real_images=None):
     """One row per caption: every stage resized to the final size, then the real image."""
     final = stage_images[-1].shape[1]
@@ -241,20 +264,10 @@ def attribute_evaluation_hook(context, gan, log_fn=log, num_images=EVAL_IMAGES):
     examples = evaluation.read_examples(context.validation_reader, num_images)
     token_ids, _ = context.tokenizer(tf.constant(evaluation.decode_captions(examples)))
     labels = evaluation.attribute_labels(examples)
-    rng = np.random.default_rng(context.config.data.seed + 1)
-    noise = rng.standard_normal((num_images, gan.generator.z_dim)).astype(np.float32)
-    condition_noise = rng.standard_normal((num_images, gan.generator.condition_dim))
-    condition_noise = condition_noise.astype(np.float32)
+    noise = fixed_noise(gan, num_images, context.config.data.seed + 1)
 
     def hook(step, writer):
-        images = np.concatenate(
-            [
-                sample_images(
-                    gan, token_ids[i : i + 64], noise[i : i + 64], condition_noise[i : i + 64]
-                )[0][-1]
-                for i in range(0, num_images, 64)
-            ]
-        )
+        images = final_images(gan, token_ids, *noise)
         accuracy = evaluation.attribute_metrics(classifier, images, labels)
         with writer.as_default(step=step):
             for name, value in accuracy.items():
@@ -335,20 +348,10 @@ def variety_hook(context, gan, log_fn=log, num_descriptions=VARIETY_DESCRIPTIONS
     captions = evaluation.decode_captions(examples)
     texts = [captions[i] for i in chosen for _ in range(num_seeds)]
     token_ids, _ = context.tokenizer(tf.constant(texts))
-    rng = np.random.default_rng(context.config.data.seed + 3)
-    noise = rng.standard_normal((len(texts), gan.generator.z_dim)).astype(np.float32)
-    condition_noise = rng.standard_normal((len(texts), gan.generator.condition_dim))
-    condition_noise = condition_noise.astype(np.float32)
+    noise = fixed_noise(gan, len(texts), context.config.data.seed + 3)
 
     def hook(step, writer):
-        images = np.concatenate(
-            [
-                sample_images(
-                    gan, token_ids[i : i + 64], noise[i : i + 64], condition_noise[i : i + 64]
-                )[0][-1]
-                for i in range(0, len(texts), 64)
-            ]
-        )
+        images = final_images(gan, token_ids, *noise)
         groups = images.reshape(len(chosen), num_seeds, *images.shape[1:])
         generated = diversity.group_diversity(list(groups))
         ratio = diversity.diversity_ratio(generated, real)
