@@ -139,6 +139,7 @@ def _train_tiny(seed, **kwargs):
     )
 
 
+@pytest.mark.slow
 def test_seed_makes_the_classifier_reproducible():
     first, accuracy = _train_tiny(seed=3)
     again, accuracy_again = _train_tiny(seed=3)
@@ -149,6 +150,7 @@ def test_seed_makes_the_classifier_reproducible():
     assert any(not np.array_equal(a.numpy(), b.numpy()) for a, b in zip(first.weights, other.weights))
 
 
+@pytest.mark.slow
 def test_cosine_decay_ends_the_training_at_learning_rate_zero():
     # 128 images, batch 32, 2 epochs: 8 steps, the last at learning rate 0.
     decayed, _ = _train_tiny(seed=0)

@@ -350,6 +350,7 @@ def test_from_config():
     assert (builder.train_limit, builder.validation_limit) == (100, 10)
 
 
+@pytest.mark.slow
 def test_command_line(tmp_path, source_dir):
     command = [
         sys.executable,

@@ -59,6 +59,7 @@ def test_py_function_is_reported(tmp_path, capsys):
     assert "EagerPyFunc\tUNSUPPORTED" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_command_line_accepts_ops_named_by_allow(tmp_path):
     def with_py_function(texts):
         return {"lengths": tf.py_function(lambda t: tf.strings.length(t), [texts], tf.int32)}
