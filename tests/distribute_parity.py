@@ -42,12 +42,10 @@ import tensorflow as tf  # noqa: E402
 
 import model_fixtures  # noqa: E402
 from fashion_t2i import distribute  # noqa: E402
+from fashion_t2i import networks  # noqa: E402
 from fashion_t2i.config import RuntimeConfig  # noqa: E402
 from fashion_t2i.models.attn_gan import AttnGAN  # noqa: E402
 from fashion_t2i.models.damsm import DAMSM  # noqa: E402
-from fashion_t2i.models.discriminator import Discriminator  # noqa: E402
-from fashion_t2i.models.generator import Generator  # noqa: E402
-from fashion_t2i.models.text_encoder import TextEncoder  # noqa: E402
 
 GLOBAL_BATCH = 4
 REPLICAS = 2
@@ -88,14 +86,8 @@ def batch_of(cfg):
 
 def build_damsm(cfg):
     model = cfg.model
-    text_encoder = TextEncoder(
-        model_fixtures.VOCABULARY_SIZE,
-        embedding_dim=model.embedding_dim,
-        joint_dim=model.joint_dim,
-        name="text_encoder",
-    )
     damsm = DAMSM(
-        text_encoder,
+        networks.text_encoder(model, model_fixtures.VOCABULARY_SIZE),
         TinyImageEncoder(model.joint_dim, name="image_encoder"),
         gamma1=model.gamma1,
         gamma2=model.gamma2,
@@ -119,20 +111,8 @@ def build(kind, cfg, strategy, weights=None):
             optimizer.build(damsm.trainable_variables)
             model = damsm
         else:
-            m = cfg.model
-            generator = Generator(
-                z_dim=m.z_dim,
-                condition_dim=m.condition_dim,
-                gf_dim=m.gf_dim,
-                stage1_size=m.stage1_size,
-                num_refinement_stages=m.num_refinement_stages,
-                residual_blocks=m.residual_blocks,
-                name="generator",
-            )
-            discriminators = [
-                Discriminator(size, m.df_dim, m.joint_dim, name=f"discriminator{k + 1}")
-                for k, size in enumerate(m.stage_sizes)
-            ]
+            generator = networks.generator(cfg.model)
+            discriminators = networks.discriminators(cfg.model)
             model = AttnGAN(
                 generator,
                 discriminators,
