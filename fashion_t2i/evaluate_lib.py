@@ -89,11 +89,19 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
         "generated": {},
         "real": {},
     }
-    if "attributes" in metrics:
+    # The attribute classifier (loaded once): needed by `attributes`, which
+    # raises without attribute ids, and used by `variety` / `edits` when the
+    # data has them.
+    classifier = None
+    has_attributes = (
+        context.validation_reader.has_attributes and context.train_reader.has_attributes
+    )
+    if "attributes" in metrics or ({"variety", "edits"} & set(metrics) and has_attributes):
         classifier, accuracy = evaluation.attribute_classifier(
             workdir, context.train_reader, context.validation_reader, size,
             seed=config.data.seed, log_fn=log_fn,
         )
+    if "attributes" in metrics:
         labels = evaluation.attribute_labels(examples)
         fake_unit = evaluation.to_unit_range(fake, size)
         real_unit = evaluation.to_unit_range(real, size)
@@ -138,19 +146,12 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
             )
     if "inception" in metrics:
         result["generated"].update(evaluation.inception_metrics(inception(), real, fake))
-    if {"variety", "edits"} & set(metrics):
-        classifier = None
-        if context.validation_reader.has_attributes and context.train_reader.has_attributes:
-            classifier, _ = evaluation.attribute_classifier(
-                workdir, context.train_reader, context.validation_reader, size,
-                seed=config.data.seed, log_fn=log_fn,
-            )
-        if "variety" in metrics:
-            result["variety"] = variety(context, model, classifier, seed, log_fn=log_fn)
-        if "edits" in metrics:
-            if classifier is None:
-                raise ValueError("The edits metric needs attribute ids (the embedded data).")
-            result["edit_consistency"] = edits(context, model, classifier, seed)
+    if "variety" in metrics:
+        result["variety"] = variety(context, model, classifier, seed, log_fn=log_fn)
+    if "edits" in metrics:
+        if classifier is None:
+            raise ValueError("The edits metric needs attribute ids (the embedded data).")
+        result["edit_consistency"] = edits(context, model, classifier, seed)
     return result
 
 
