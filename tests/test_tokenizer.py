@@ -250,6 +250,37 @@ def test_detokenize_round_trip(tokenizer):
     assert tokenizer.detokenize(tf.constant([[1]])).numpy()[0, 0] == b"[UNK]"
 
 
+
+def test_typed_words_keep_unknown_words_where_tokens_say_unk(tokenizer):
+    texts = ["Red ZZQXV dress", "a blue café t-shirt with fine stripes and more", ""]
+    ids, _ = tokenizer(tf.constant(texts))
+    tokens = tokenizer.detokenize(ids).numpy().tolist()
+    words = tokenizer.typed_words(tf.constant(texts))
+
+    assert words.dtype == tf.string and words.shape == (3, 6)
+    words = words.numpy().tolist()
+    assert words[0] == [b"red", b"zzqxv", b"dress", b"", b"", b""]
+    assert tokens[0] == [b"red", b"[UNK]", b"dress", b"", b"", b""]
+    assert words[1] == [b"a", b"blue", b"caf\xc3\xa9", b"t", b"shirt", b"with"]
+    assert words[1] == tokens[1]
+    assert words[2] == [b""] * 6
+
+
+def test_all_words_keep_the_words_beyond_max_words(tokenizer):
+    text = "a blue dress with fine red stripes and more"
+    all_words = tokenizer.all_words(tf.constant([text])).to_list()[0]
+
+    assert [w.decode() for w in all_words] == text.split()
+    assert tokenizer.words(tf.constant([text])).to_list()[0] == all_words[:6]
+
+
+def test_typed_words_in_a_tf_function_keep_the_static_shape(tokenizer):
+    words = tf.function(tokenizer.typed_words).get_concrete_function(
+        tf.TensorSpec([None], tf.string)
+    ).structured_outputs
+    assert words.shape.as_list() == [None, 6]
+
+
 VARIED_TEXTS = [
     "A navy-blue ankle boot",
     "Robe en laine mérinos",

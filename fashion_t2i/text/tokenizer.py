@@ -45,10 +45,26 @@ class Tokenizer(tf.Module):
         )
         self.table = tf.lookup.StaticHashTable(initializer, default_value=vocabulary.OOV_ID)
 
+    def all_words(self, texts):
+        """Normalised words of `texts` [B], none cut: ragged [B, (w)].
+
+        The words beyond `max_words` are the ones the model never sees.
+        """
+        return normalization.split_words(normalization.normalize(texts, self.max_bytes))
+
     def words(self, texts):
         """Normalised words of `texts` [B], truncated to `max_words`: ragged [B, (w)]."""
-        words = normalization.split_words(normalization.normalize(texts, self.max_bytes))
-        return words[:, : self.max_words]
+        return self.all_words(texts)[:, : self.max_words]
+
+    def typed_words(self, texts):
+        """The words of `texts` [B] as typed, one per id: string [B, max_words].
+
+        Normalised and truncated as for the ids, but an out-of-vocabulary word
+        keeps its text (where `detokenize` gives "[UNK]"); "" at padding.
+        """
+        texts = tf.convert_to_tensor(texts, tf.string)
+        words = self.words(texts).to_tensor(default_value="", shape=[None, self.max_words])
+        return tf.ensure_shape(words, [texts.shape[0], self.max_words])
 
     def __call__(self, texts):
         """Tokenises a batch.
@@ -71,6 +87,9 @@ class Tokenizer(tf.Module):
         return ids, tf.ensure_shape(lengths, [batch])
 
     def detokenize(self, ids):
-        """Token strings for ids [B, T]: padding becomes the empty string."""
+        """Token strings for ids [B, T]: padding becomes the empty string.
+
+        Unknown words become "[UNK]"; `typed_words` gives what they were.
+        """
         tokens = tf.constant([""] + self.tokens[1:])
         return tf.gather(tokens, ids)
