@@ -30,10 +30,15 @@ def export_saved_model(model, base_dir, model_name, version=None, verbose=False)
     Signatures (TF Serving names):
     - `serving_default(texts)` -> `images` uint8 [B, H, W, 3], `png_bytes`
       [B] (PNG-encoded; the `_bytes` suffix makes TF Serving's REST API
-      return them as `{"b64": ...}`); a new random seed per text.
+      return them as `{"b64": ...}`), `tokens` string [B, T] (the
+      vocabulary's word per position, "[UNK]" for an unknown word) and
+      `words` string [B, T] (the normalised words as typed; both "" at
+      padding, T = `max_words`; REST returns both as JSON text); a new
+      random seed per text.
     - `generate(texts, seeds)` -> the same, deterministic per seed.
-    - `attention(texts, seeds)` -> also `attention` float32 [B, T, h, w]
-      and `tokens` string [B, T].
+    - `attention(texts, seeds)` -> also `attention` float32 [B, T, h, w].
+
+    A client shows the unknown words as `words` where `tokens` is "[UNK]".
 
     The SavedModel is written to a hidden temporary directory and renamed
     into place, so a server polling `<base_dir>/<model_name>` never loads a
@@ -66,9 +71,7 @@ def export_saved_model(model, base_dir, model_name, version=None, verbose=False)
 
     def attention(texts, seeds):
         outputs = model.generate(texts, seeds)
-        return dict(
-            _signature_outputs(outputs), attention=outputs["attention"], tokens=outputs["tokens"]
-        )
+        return dict(_signature_outputs(outputs), attention=outputs["attention"])
 
     archive = keras.export.ExportArchive()
     archive.track(model.text_encoder)
@@ -87,5 +90,10 @@ def export_saved_model(model, base_dir, model_name, version=None, verbose=False)
 
 
 def _signature_outputs(outputs):
-    """The image outputs of every signature, under their served names."""
-    return {"images": outputs["images"], PNG_OUTPUT: outputs["png"]}
+    """The outputs of every signature, under their served names: images and words."""
+    return {
+        "images": outputs["images"],
+        PNG_OUTPUT: outputs["png"],
+        "tokens": outputs["tokens"],
+        "words": outputs["words"],
+    }

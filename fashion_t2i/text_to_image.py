@@ -85,7 +85,11 @@ class TextToImage(tf.Module):
             dict: `images` uint8 [B, H, W, 3], `png` string [B], `attention`
             float32 [B, T, h, w] (the last refinement stage's word attention,
             an empty T x 0 map with no refinement stage), `tokens` string
-            [B, T] ("" at padding).
+            [B, T] (the vocabulary's word per position: "[UNK]" where a word
+            is unknown, "" at padding) and `words` string [B, T] (the
+            normalised words as typed, "" at padding; T = `max_words`, later
+            words are not used). Unknown words are `words` where `tokens`
+            is "[UNK]".
         """
         texts = tf.convert_to_tensor(texts, tf.string)
         with tf.control_dependencies(self._check(texts, seeds)):
@@ -120,6 +124,7 @@ class TextToImage(tf.Module):
             "png": png,
             "attention": attention,
             "tokens": self.tokenizer.detokenize(token_ids),
+            "words": self.tokenizer.typed_words(texts),
         }
 
     def random_seeds(self, texts):

@@ -1,9 +1,11 @@
 """The exported graph tokenises as the Python tokenizer does, on awkward texts.
 
-The `attention` signature of the SavedModel returns the tokens the
-generator was conditioned on; they must equal `Tokenizer` + `detokenize` in
-Python (and `TextToImage.generate`'s) for accents, emoji, punctuation, case,
-NFKC forms, texts beyond `max_words` and beyond `max_text_bytes`.
+Every signature of the SavedModel returns the tokens the generator was
+conditioned on and the words as typed; they must equal `Tokenizer` +
+`detokenize` and `typed_words` in Python (and `TextToImage.generate`'s) for
+accents, emoji, punctuation, case, NFKC forms, texts beyond `max_words` and
+beyond `max_text_bytes`, with "[UNK]" in the tokens exactly where a typed
+word is not in the vocabulary.
 """
 
 import numpy as np
@@ -62,10 +64,19 @@ def model(tmp_path_factory):
     )
 
 
+# By hand: the typed words of CORPUS[7], unknown where the tokens say "[UNK]".
+TYPED_WORDS_7 = ["size", "42", "crêpe", "dress", "100", "coton"]
+
+
 @pytest.fixture(scope="module")
-def attention_signature(model, tmp_path_factory):
+def signatures(model, tmp_path_factory):
     path = export_lib.export_saved_model(model, str(tmp_path_factory.mktemp("export")), "t2i")
-    return tf.saved_model.load(path).signatures["attention"]
+    return tf.saved_model.load(path).signatures
+
+
+@pytest.fixture(scope="module")
+def attention_signature(signatures):
+    return signatures["attention"]
 
 
 def as_lists(tokens):
@@ -82,6 +93,11 @@ def python_tokens(model):
     return as_lists(model.tokenizer.detokenize(ids))
 
 
+@pytest.fixture(scope="module")
+def python_words(model):
+    return as_lists(model.tokenizer.typed_words(tf.constant(CORPUS)))
+
+
 def test_the_python_tokens_are_the_expected_ones(python_tokens):
     assert all(len(row) == CONFIG.text.max_words for row in python_tokens)
     for index, expected in EXPECTED.items():
@@ -93,6 +109,49 @@ def test_the_python_tokens_are_the_expected_ones(python_tokens):
 def test_generate_returns_the_tokenizer_tokens(model, python_tokens):
     seeds = tf.range(len(CORPUS), dtype=tf.int64)
     assert as_lists(model.generate(tf.constant(CORPUS), seeds)["tokens"]) == python_tokens
+
+
+def assert_unknown_exactly_where_words_are_not_in_the_vocabulary(model, tokens, words):
+    known = set(model.tokenizer.tokens[2:])
+    for token_row, word_row in zip(tokens, words):
+        for token, word in zip(token_row, word_row):
+            if not word:
+                assert token == ""
+            elif word in known:
+                assert token == word
+            else:
+                assert token == vocabulary_lib.OOV_TOKEN, (word, token)
+
+
+def test_the_python_words_are_the_typed_words(model, python_tokens, python_words):
+    assert python_words[7] == TYPED_WORDS_7 + ["", ""]
+    assert python_tokens[7] == ["[UNK]", "42", "crêpe", "dress", "[UNK]", "[UNK]", "", ""]
+    assert python_words[13] == ["red", "dress"] * 4
+    assert_unknown_exactly_where_words_are_not_in_the_vocabulary(model, python_tokens, python_words)
+
+
+def test_generate_returns_the_typed_words(model, python_words):
+    seeds = tf.range(len(CORPUS), dtype=tf.int64)
+    assert as_lists(model.generate(tf.constant(CORPUS), seeds)["words"]) == python_words
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["serving_default", "generate", "attention"])
+def test_every_signature_returns_the_tokens_and_the_typed_words(
+    model, signatures, python_tokens, python_words, name
+):
+    inputs = {"texts": tf.constant(CORPUS)}
+    if name != "serving_default":
+        inputs["seeds"] = tf.range(len(CORPUS), dtype=tf.int64)
+    outputs = signatures[name](**inputs)
+
+    assert outputs["tokens"].dtype == outputs["words"].dtype == tf.string
+    assert outputs["words"].shape == outputs["tokens"].shape == (len(CORPUS), CONFIG.text.max_words)
+    assert as_lists(outputs["tokens"]) == python_tokens
+    assert as_lists(outputs["words"]) == python_words
+    assert_unknown_exactly_where_words_are_not_in_the_vocabulary(
+        model, as_lists(outputs["tokens"]), as_lists(outputs["words"])
+    )
 
 
 @pytest.mark.slow
