@@ -35,6 +35,7 @@ def write_file(path, captions, encoding="latin-1", attributes=True):
             f["class_id"][:] = np.arange(num) % 10
             f["colour_id"][:] = np.arange(num) % 7
             f["pattern_id"][:] = np.arange(num) % 3
+            f[schema.HELD_OUT][:] = np.arange(num) % 2
     return str(path)
 
 
@@ -59,14 +60,16 @@ def test_dataset_element_shapes_dtypes_values(small_file):
     assert reader.num_rows == reader.num_examples == 10
     assert reader.skipped == 0
     assert reader.image_size == SIZE
-    assert reader.has_attributes
+    assert reader.has_attributes and reader.has_held_out
     ds = reader.dataset(shuffle=False)
     spec = ds.element_spec
-    assert set(spec) == {"image", "caption", "product_id", "class_id", "colour_id", "pattern_id"}
+    assert set(spec) == {
+        "image", "caption", "product_id", "class_id", "colour_id", "pattern_id", "held_out_words"
+    }
     assert spec["image"].shape == (SIZE, SIZE, 3) and spec["image"].dtype == tf.uint8
     assert spec["caption"].shape == () and spec["caption"].dtype == tf.string
     assert spec["product_id"].dtype == tf.int64
-    assert spec["class_id"].dtype == tf.int32
+    assert spec["class_id"].dtype == spec["held_out_words"].dtype == tf.int32
     examples = list(ds.as_numpy_iterator())
     assert len(examples) == 10
     for row, example in enumerate(examples):
@@ -78,6 +81,7 @@ def test_dataset_element_shapes_dtypes_values(small_file):
         assert example["class_id"] == row % 10
         assert example["colour_id"] == row % 7
         assert example["pattern_id"] == row % 3
+        assert example["held_out_words"] == row % 2
     pixels = np.stack([e["image"] for e in examples])
     assert pixels.min() >= 0 and pixels.max() <= 255 and pixels.max() > 200
 
@@ -96,14 +100,33 @@ def test_read_rows_shapes_dtypes_values(small_file):
     np.testing.assert_array_equal(out["product_id"], [1001, 1003, 1008])
     assert out["class_id"].dtype == np.int32
     np.testing.assert_array_equal(out["colour_id"], [1, 3, 1])
+    assert out["held_out_words"].dtype == np.int32
+    np.testing.assert_array_equal(out["held_out_words"], [1, 1, 0])
+    block = next(reader.blocks())
+    np.testing.assert_array_equal(block["held_out_words"], [0, 1, 0, 1])
 
 
 def test_file_without_attributes_has_no_attribute_keys(tmp_path):
     path = write_file(tmp_path / "plain.h5", captions(3), attributes=False)
     reader = FashionGenReader(path)
-    assert not reader.has_attributes
+    assert not reader.has_attributes and not reader.has_held_out
     assert set(reader.read_rows([0, 1])) == {"image", "caption", "product_id"}
     assert set(reader.dataset().element_spec) == {"image", "caption", "product_id"}
+
+
+def test_file_with_attributes_but_no_held_out_column_reads_as_before(tmp_path):
+    # Files of format 2 and earlier have the attribute ids but no `held_out_words`.
+    path = write_file(tmp_path / "format2.h5", captions(4))
+    with h5py.File(path, "a") as f:
+        del f[schema.HELD_OUT]
+    reader = FashionGenReader(path)
+    assert reader.has_attributes and not reader.has_held_out
+    keys = {"image", "caption", "product_id", "class_id", "colour_id", "pattern_id"}
+    assert set(reader.read_rows([0, 3])) == keys
+    assert set(reader.dataset().element_spec) == keys
+    assert [int(e["class_id"]) for e in reader.dataset(shuffle=False).as_numpy_iterator()] == [
+        0, 1, 2, 3
+    ]
 
 
 def test_latin1_accents_are_kept(tmp_path):
@@ -173,6 +196,10 @@ BROKEN_FILES = {
     ),
     "attribute_wrong_shape": (
         dict(attributes={"class_id": np.zeros((3, 1), np.int32)}), r"class_id must have shape",
+    ),
+    "held_out_wrong_shape": (
+        dict(attributes={schema.HELD_OUT: np.zeros(4, np.int32)}),
+        r"held_out_words must have shape \(3,\), got \(4,\)",
     ),
 }
 

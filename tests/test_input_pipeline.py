@@ -97,7 +97,7 @@ def test_batch_keys_shapes_dtypes(data, train_batches):
     spec = _pipeline(data).dataset(repeat=False).element_spec
     keys = {
         "images", "caption", "token_ids", "lengths", "wrong_token_ids", "wrong_lengths",
-        "product_id", "class_id", "colour_id", "pattern_id", "content_id",
+        "product_id", "class_id", "colour_id", "pattern_id", "held_out_words", "content_id",
     }
     assert set(spec) == keys
     assert [s.shape for s in spec["images"]] == [(8, 16, 16, 3), (8, 32, 32, 3)]
@@ -105,7 +105,7 @@ def test_batch_keys_shapes_dtypes(data, train_batches):
     assert spec["caption"].dtype == tf.string
     assert spec["product_id"].dtype == spec["content_id"].dtype == tf.int64
     for key in ("token_ids", "wrong_token_ids", "lengths", "wrong_lengths",
-                "class_id", "colour_id", "pattern_id"):
+                "class_id", "colour_id", "pattern_id", "held_out_words"):
         assert spec[key].dtype == tf.int32, key
     batch = train_batches[0]
     assert set(batch) == keys
@@ -116,7 +116,8 @@ def test_batch_keys_shapes_dtypes(data, train_batches):
     assert batch["caption"].shape == (8,) and isinstance(batch["caption"][0], bytes)
     for key in ("token_ids", "wrong_token_ids"):
         assert batch[key].dtype == np.int32 and batch[key].shape == (8, MAX_WORDS)
-    for key in ("lengths", "wrong_lengths", "class_id", "colour_id", "pattern_id"):
+    for key in ("lengths", "wrong_lengths", "class_id", "colour_id", "pattern_id",
+                "held_out_words"):
         assert batch[key].dtype == np.int32 and batch[key].shape == (8,)
     for key in ("product_id", "content_id"):
         assert batch[key].dtype == np.int64 and batch[key].shape == (8,)
@@ -128,7 +129,7 @@ def test_every_key_has_the_static_batch_size(data):
     shapes = {key: s.shape.as_list() for key, s in spec.items() if key != "images"}
     assert shapes == {
         "caption": [8], "product_id": [8], "class_id": [8], "colour_id": [8],
-        "pattern_id": [8], "content_id": [8], "token_ids": [8, MAX_WORDS],
+        "pattern_id": [8], "held_out_words": [8], "content_id": [8], "token_ids": [8, MAX_WORDS],
         "lengths": [8], "wrong_token_ids": [8, MAX_WORDS], "wrong_lengths": [8],
     }
 

@@ -19,6 +19,9 @@ class FashionGenReader:
     visits the blocks in a shuffled order, so memory holds one block at a
     time however large the file is (Fashion-Gen's train file is 13 GB).
 
+    `has_attributes` and `has_held_out` say whether examples carry the
+    attribute ids and `held_out_words` (files of the embedded data do).
+
     Args:
         path: the HDF5 file.
         encoding: `"latin-1"` (Fashion-Gen) or `"utf-8"` (strict).
@@ -40,6 +43,7 @@ class FashionGenReader:
             self.num_rows = num
             self.image_size = int(f[schema.IMAGE].shape[1])
             self.has_attributes = all(name in f for name in schema.ATTRIBUTES)
+            self.has_held_out = schema.HELD_OUT in f
             self.valid_rows = self._scan_captions(f)
         self.skipped = self.num_rows - len(self.valid_rows)
         if not len(self.valid_rows):
@@ -105,7 +109,8 @@ class FashionGenReader:
 
         Returns:
             A dict: `image` uint8 [n, H, W, 3], `caption` UTF-8 bytes [n],
-            `product_id` int64 [n], and the attribute ids when present.
+            `product_id` int64 [n], and the attribute ids and `held_out_words`
+            (int32 [n]) when the file has them.
         """
         rows = np.asarray(rows, dtype=np.int64)
         with self._open() as (f, _):
@@ -128,6 +133,8 @@ class FashionGenReader:
         if self.has_attributes:
             for name in schema.ATTRIBUTES:
                 out[name] = f[name][lo:hi][local].astype(np.int32)
+        if self.has_held_out:
+            out[schema.HELD_OUT] = f[schema.HELD_OUT][lo:hi][local].astype(np.int32)
         return out
 
     def blocks(self, seed=None):
@@ -153,6 +160,8 @@ class FashionGenReader:
         if self.has_attributes:
             for name in schema.ATTRIBUTES:
                 spec[name] = tf.TensorSpec([], tf.int32)
+        if self.has_held_out:
+            spec[schema.HELD_OUT] = tf.TensorSpec([], tf.int32)
         return spec
 
     def dataset(self, shuffle=True, seed=0, repeat=False):

@@ -19,8 +19,8 @@ class InputPipeline:
     - `wrong_token_ids`, `wrong_lengths`: the caption of another example of
       the batch (the next one, cyclically), the mismatched pair of the
       discriminator loss;
-    - `product_id` int64 [B], and `class_id`, `colour_id`, `pattern_id`
-      when the file has them;
+    - `product_id` int64 [B], and `class_id`, `colour_id`, `pattern_id`,
+      `held_out_words` (int32 [B]) when the file has them;
     - `content_id` int64 [B]: examples with equal ids show the same thing
       and are not negatives of each other in the similarity loss. It is the
       product id, or on files with attributes the (class, colour, pattern)

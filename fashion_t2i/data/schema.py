@@ -11,7 +11,9 @@ A Fashion-Gen file (`fashiongen_256_256_train.h5`) holds, for N examples:
 | `input_productID`   | (N, 1) or (N,) | integer, or digit strings |
 
 Files written by this project may add attribute ids used for evaluation on the
-embedded data: `class_id`, `colour_id`, `pattern_id`, each (N,) int32.
+embedded data: `class_id`, `colour_id`, `pattern_id`, each (N,) int32, and
+`held_out_words`, (N,) int32: 1 where the caption uses held-out synonyms
+(`attributes.HELD_OUT_WORDS`, validation rows only), else 0.
 """
 
 import os
@@ -27,6 +29,7 @@ PRODUCT_ID = "input_productID"
 TEXT_DATASETS = (DESCRIPTION, NAME, CATEGORY)
 REQUIRED = (IMAGE, DESCRIPTION, NAME, CATEGORY, PRODUCT_ID)
 ATTRIBUTES = ("class_id", "colour_id", "pattern_id")
+HELD_OUT = "held_out_words"
 # Rows per read when a column is scanned in full.
 _SCAN_BLOCK = 4096
 
@@ -99,7 +102,7 @@ def _check(f, path):
                     product_id_to_int(value)
                 except SchemaError as e:
                     raise SchemaError(f"{path}: row {start + offset}: {e}") from None
-    for name in ATTRIBUTES:
+    for name in ATTRIBUTES + (HELD_OUT,):
         if name in f and f[name].shape != (num,):
             raise SchemaError(f"{path}: {name} must have shape ({num},), got {f[name].shape}.")
     return num
@@ -121,7 +124,8 @@ def create(path, num, image_size, attributes=False):
     """Creates an empty schema file for `num` examples; returns the open file.
 
     Text datasets are variable-length byte strings, images are chunked per
-    example so readers can stream them.
+    example so readers can stream them. With `attributes`, the attribute ids
+    and `held_out_words` (all 0) are created too.
     """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -137,6 +141,6 @@ def create(path, num, image_size, attributes=False):
         f.create_dataset(name, shape=(num, 1), dtype=text_dtype)
     f.create_dataset(PRODUCT_ID, shape=(num, 1), dtype=np.int64)
     if attributes:
-        for name in ATTRIBUTES:
+        for name in ATTRIBUTES + (HELD_OUT,):
             f.create_dataset(name, shape=(num,), dtype=np.int32)
     return f
