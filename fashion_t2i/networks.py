@@ -19,7 +19,7 @@ from fashion_t2i.text import word_vectors
 
 
 def text_encoder(model_config, vocabulary_size, tokens=None):
-    """The bi-LSTM `TextEncoder`, its embedding read from the word vectors file if set.
+    """The bi-LSTM `TextEncoder`, its embedding read from the word vectors if set.
 
     Args:
         model_config: a `ModelConfig`.
@@ -27,12 +27,15 @@ def text_encoder(model_config, vocabulary_size, tokens=None):
         tokens: the vocabulary (list of strings); needed only to look the
             tokens up in `model_config.word_vectors_path`. Without it the
             embedding starts random, as it does for a network whose weights
-            are restored from a checkpoint anyway.
+            (the frozen vectors too) are restored from a checkpoint anyway.
     """
+    projected = model_config.embedding_mode != "trainable"
     initializer = "uniform"
     if model_config.word_vectors_path and tokens is not None:
         matrix = word_vectors.load_word_vectors(
-            model_config.word_vectors_path, tokens, model_config.embedding_dim
+            model_config.word_vectors_path,
+            tokens,
+            model_config.word_vectors_dim if projected else model_config.embedding_dim,
         )
         initializer = keras.initializers.Constant(matrix)
     return TextEncoder(
@@ -41,6 +44,8 @@ def text_encoder(model_config, vocabulary_size, tokens=None):
         joint_dim=model_config.joint_dim,
         dropout=model_config.text_dropout,
         embeddings_initializer=initializer,
+        pretrained_dim=model_config.word_vectors_dim if projected else 0,
+        word_offsets=model_config.embedding_mode == "projected_offsets",
         name="text_encoder",
     )
 

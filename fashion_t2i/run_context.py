@@ -16,6 +16,7 @@ from fashion_t2i.data.fashion_gen_reader import FashionGenReader
 from fashion_t2i.data.input_pipeline import InputPipeline
 from fashion_t2i.progress import log
 from fashion_t2i.text import vocabulary as vocabulary_lib
+from fashion_t2i.text import word_vectors
 from fashion_t2i.text.tokenizer import Tokenizer
 
 # Config sections that change what the checkpoints hold: resuming with
@@ -70,6 +71,15 @@ class RunContext:
             tokens = vocabulary_lib.build_vocabulary(
                 context.train_reader.captions(), config.text.min_count, config.text.max_vocab
             )
+            source, count = config.model.word_vectors_path, config.text.pretrained_words
+            if source and count:
+                tokens = vocabulary_lib.extend_vocabulary(
+                    tokens, word_vectors.pretrained_words(source, count)
+                )
+                log_fn(
+                    f"vocabulary: {len(tokens)} tokens, the training captions' words and "
+                    f"{count} most frequent words of {source}"
+                )
             vocabulary_lib.save_vocabulary(tokens, context.vocabulary_path)
         return context
 

@@ -12,7 +12,7 @@ from absl import flags
 
 from fashion_t2i.config import PRESETS, get_preset
 from fashion_t2i.config.data_config import BAD_CAPTION_POLICIES, ENCODINGS
-from fashion_t2i.config.model_config import REGION_LAYERS, SIMILARITY_MODES
+from fashion_t2i.config.model_config import EMBEDDING_MODES, REGION_LAYERS, SIMILARITY_MODES
 from fashion_t2i.config.runtime_config import MIXED_PRECISION, STRATEGIES
 from fashion_t2i.config.train_config import NAN_POLICIES, PHASES
 
@@ -58,7 +58,21 @@ flags.DEFINE_string(
 )
 flags.DEFINE_enum("region_layer", None, REGION_LAYERS, "InceptionV3 region tap (mixed7 = Mixed_6e).")
 flags.DEFINE_enum("similarity", None, SIMILARITY_MODES, "Attention directions of L_similarity.")
-flags.DEFINE_string("word_vectors", None, "Pretrained word vectors file for the embedding.")
+flags.DEFINE_string(
+    "word_vectors", None,
+    "Pretrained word vectors: 'glove-6b-50d' (PyPI package), a directory of one .npy and one "
+    ".parquet file, a GloVe-style text file, or '' for none.",
+)
+flags.DEFINE_enum(
+    "embedding_mode", None, EMBEDDING_MODES,
+    "Word embedding: trainable table, or frozen vectors with a trained projection "
+    "(and per-word offsets).",
+)
+flags.DEFINE_integer("word_vectors_dim", None, "Size of the word vectors in the projected modes.")
+flags.DEFINE_integer(
+    "pretrained_words", None,
+    "Most frequent words of the word vectors added to the vocabulary (0: none).",
+)
 flags.DEFINE_enum(
     "strategy", None, STRATEGIES,
     "tf.distribute strategy: default (one device), mirrored (local GPUs or CPU devices), "
@@ -105,6 +119,9 @@ _OVERRIDES = {
     "region_layer": ("model", "region_layer"),
     "similarity": ("model", "similarity"),
     "word_vectors": ("model", "word_vectors_path"),
+    "embedding_mode": ("model", "embedding_mode"),
+    "word_vectors_dim": ("model", "word_vectors_dim"),
+    "pretrained_words": ("text", "pretrained_words"),
     "strategy": ("runtime", "strategy"),
     "tpu": ("runtime", "tpu"),
     "mixed_precision": ("runtime", "mixed_precision"),

@@ -61,8 +61,15 @@ def test_missing_words_get_small_seeded_random_rows_and_padding_stays_zero(tmp_p
 def test_a_vector_of_another_size_is_named_with_its_line(tmp_path):
     path = write(tmp_path, "red 1 2 3 4\ndress 1 2 3\n")
 
-    with pytest.raises(ValueError, match=r"vectors.txt:2: vector of size 3, embedding_dim is 4"):
+    with pytest.raises(ValueError, match=r"vectors.txt:2: vector of size 3, the file's first .* 4"):
         load_word_vectors(path, TOKENS, 4)
+
+
+def test_vectors_of_another_size_than_asked_are_refused(tmp_path):
+    path = write(tmp_path, "red 1 2 3 4\ndress 1 2 3 4\n")
+
+    with pytest.raises(ValueError, match=r"vectors of size 4, embedding_dim is 3"):
+        load_word_vectors(path, TOKENS, 3)
 
 
 def test_a_missing_file_is_named(tmp_path):

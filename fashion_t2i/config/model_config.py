@@ -4,6 +4,7 @@ import dataclasses
 
 REGION_LAYERS = ("mixed6", "mixed7")
 SIMILARITY_MODES = ("t2i", "i2t", "both")
+EMBEDDING_MODES = ("trainable", "projected", "projected_offsets")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,8 +17,22 @@ class ModelConfig:
             `joint_dim // 2` units per direction.
         text_dropout: dropout on the word embeddings while the text encoder
             trains (AttnGAN's RNN encoder: 0.5).
-        word_vectors_path: optional text file of pretrained word vectors
-            (`word v1 v2 ...` per line) to initialise the embedding.
+        word_vectors_path: pretrained word vectors: `"glove-6b-50d"` (the
+            PyPI package), a directory of one `.npy` matrix and one
+            `.parquet` word index, or a text file of `word v1 v2 ...` lines;
+            `""` for none (see `fashion_t2i.text.word_vectors`).
+        embedding_mode: how the word embedding uses the vectors:
+            `"trainable"`: one table of `embedding_dim`, trained, starting
+            from the vectors when they are given (then of size
+            `embedding_dim`); `"projected"`: the vectors stay frozen and a
+            trained linear map takes them to `embedding_dim`, so words never
+            seen in training keep a usable representation;
+            `"projected_offsets"`: as `"projected"`, plus a trained per-word
+            offset added to the vectors (words of the training captions move,
+            the others keep their vector). Both projected modes need
+            `word_vectors_path`.
+        word_vectors_dim: size of the vectors in the projected modes (50 for
+            `"glove-6b-50d"`); checked against the vectors when a run starts.
         region_layer: InceptionV3 tap for region features. Keras `mixed7` is
             TF-slim's `Mixed_6e` (the seed's layer, 17x17x768 at 299 px);
             Keras `mixed6` is `Mixed_6d`.
@@ -50,6 +65,8 @@ class ModelConfig:
     joint_dim: int = 256
     text_dropout: float = 0.0
     word_vectors_path: str = ""
+    embedding_mode: str = "trainable"
+    word_vectors_dim: int = 50
     region_layer: str = "mixed7"
     image_encoder_size: int = 299
     image_encoder_weights: str = ""
@@ -77,6 +94,20 @@ class ModelConfig:
             raise ValueError(
                 f"ModelConfig.similarity must be one of {SIMILARITY_MODES}, "
                 f"got {self.similarity!r}."
+            )
+        if self.embedding_mode not in EMBEDDING_MODES:
+            raise ValueError(
+                f"ModelConfig.embedding_mode must be one of {EMBEDDING_MODES}, "
+                f"got {self.embedding_mode!r}."
+            )
+        if self.embedding_mode != "trainable" and not self.word_vectors_path:
+            raise ValueError(
+                f"ModelConfig.embedding_mode={self.embedding_mode!r} needs word vectors: "
+                "set word_vectors_path (--word_vectors)."
+            )
+        if self.word_vectors_dim < 1:
+            raise ValueError(
+                f"ModelConfig.word_vectors_dim must be >= 1, got {self.word_vectors_dim}."
             )
         if not 0.0 <= self.text_dropout < 1.0:
             raise ValueError(f"ModelConfig.text_dropout must be in [0, 1), got {self.text_dropout}.")

@@ -8,6 +8,15 @@ from keras import ops
 class TextEncoder(keras.layers.Layer):
     """Embeds token ids and runs one bidirectional LSTM over them.
 
+    The embedding is either one trained table (`pretrained_dim=0`, as in the
+    seed and AttnGAN), or a frozen table of pretrained word vectors followed
+    by a trained linear map to `embedding_dim` (`pretrained_dim=d`): every
+    word of the table, seen in training or not, goes through the same map, so
+    a word never seen in a caption lands near the words its vector is near.
+    With `word_offsets`, a trained per-word offset (zero at the start) is
+    added to the vector before the map: words of the training captions can
+    move, the others keep their pretrained vector.
+
     Word features `e` [B, T, D] are the LSTM outputs of both directions
     (zero at padding positions); the sentence feature `e_bar` [B, D] is the
     concatenation of the two final states (seed: D is the sum of the two
@@ -18,8 +27,13 @@ class TextEncoder(keras.layers.Layer):
         embedding_dim: word embedding size (the seed and AttnGAN: 300).
         joint_dim: D; each LSTM direction has `joint_dim // 2` units.
         dropout: dropout on the embeddings during training.
-        embeddings_initializer: initializer of the embedding matrix, e.g. a
+        embeddings_initializer: initializer of the embedding matrix (of the
+            frozen table when `pretrained_dim` is set), e.g. a
             `keras.initializers.Constant` of pretrained word vectors.
+        pretrained_dim: size of the frozen pretrained table; 0 trains one
+            `embedding_dim` table instead.
+        word_offsets: add a trained per-word offset to the frozen vectors
+            (only with `pretrained_dim`).
 
     Call args:
         token_ids: int [B, T], 0 for padding.
@@ -40,23 +54,43 @@ class TextEncoder(keras.layers.Layer):
         joint_dim=256,
         dropout=0.0,
         embeddings_initializer="uniform",
+        pretrained_dim=0,
+        word_offsets=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if joint_dim % 2:
             raise ValueError(f"joint_dim must be even, got {joint_dim}.")
+        if word_offsets and not pretrained_dim:
+            raise ValueError("word_offsets needs a pretrained table (pretrained_dim > 0).")
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.joint_dim = joint_dim
         self.dropout = dropout
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.pretrained_dim = int(pretrained_dim)
+        self.word_offsets = bool(word_offsets)
+        self.offsets = self.projection = None
         self.embedding = keras.layers.Embedding(
             vocabulary_size,
-            embedding_dim,
+            self.pretrained_dim or embedding_dim,
             embeddings_initializer=self.embeddings_initializer,
+            trainable=not self.pretrained_dim,
             dtype=self.dtype_policy,
             name="embedding",
         )
+        if self.word_offsets:
+            self.offsets = keras.layers.Embedding(
+                vocabulary_size,
+                self.pretrained_dim,
+                embeddings_initializer="zeros",
+                dtype=self.dtype_policy,
+                name="word_offsets",
+            )
+        if self.pretrained_dim:
+            self.projection = keras.layers.Dense(
+                embedding_dim, dtype=self.dtype_policy, name="projection"
+            )
         self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
         self.lstm = keras.layers.Bidirectional(
             keras.layers.LSTM(
@@ -69,12 +103,21 @@ class TextEncoder(keras.layers.Layer):
 
     def build(self, token_ids_shape):
         self.embedding.build(token_ids_shape)
+        if self.offsets is not None:
+            self.offsets.build(token_ids_shape)
+        if self.projection is not None:
+            self.projection.build(tuple(token_ids_shape) + (self.pretrained_dim,))
         self.lstm.build(tuple(token_ids_shape) + (self.embedding_dim,))
         self.built = True
 
     def call(self, token_ids, training=False):
         mask = ops.not_equal(token_ids, 0)
-        x = self.embedding_dropout(self.embedding(token_ids), training=training)
+        x = self.embedding(token_ids)
+        if self.offsets is not None:
+            x = x + self.offsets(token_ids)
+        if self.projection is not None:
+            x = self.projection(x)
+        x = self.embedding_dropout(x, training=training)
         outputs, forward_h, _, backward_h, _ = self.lstm(x, mask=mask, training=training)
         valid = ops.cast(ops.expand_dims(mask, -1), outputs.dtype)
         word_features = outputs * valid
@@ -97,6 +140,8 @@ class TextEncoder(keras.layers.Layer):
                 "embeddings_initializer": keras.initializers.serialize(
                     self.embeddings_initializer
                 ),
+                "pretrained_dim": self.pretrained_dim,
+                "word_offsets": self.word_offsets,
             }
         )
         return config

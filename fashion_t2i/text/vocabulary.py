@@ -65,6 +65,21 @@ def build_vocabulary(captions, min_count=1, max_vocab=0, batch_size=1024):
     return list(RESERVED) + words
 
 
+def extend_vocabulary(tokens, words):
+    """`tokens` followed by the `words` it lacks, in their order.
+
+    The ids of `tokens` do not change, so the words of the training captions
+    keep the first ids and the pretrained words follow.
+    """
+    known = set(tokens)
+    extra = []
+    for word in words:
+        if word not in known:
+            known.add(word)
+            extra.append(word)
+    return list(tokens) + extra
+
+
 def save_vocabulary(tokens, path):
     """Writes one token per line (UTF-8), atomically."""
     files.write_text(path, "".join(token + "\n" for token in tokens))
