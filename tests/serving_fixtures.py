@@ -23,6 +23,13 @@ IMAGE_SIZE = 8
 ATTENTION_SIZE = 4
 MAX_WORDS = 4
 SIGNATURES = ("serving_default", "generate", "attention")
+# The words the stand-in does not know: its `tokens` say "[UNK]" for them.
+# Neither is in the real export's vocabulary (REAL_CAPTIONS) either.
+UNKNOWN_WORDS = ("zzqxv", "crimson")
+# A text with two unknown words, and its words and tokens (before padding).
+UNKNOWN_TEXT = "a crimson zzqxv dress"
+UNKNOWN_TEXT_WORDS = ["a", "crimson", "zzqxv", "dress"]
+UNKNOWN_TEXT_TOKENS = ["a", "[UNK]", "[UNK]", "dress"]
 
 
 class StandInGenerator(tf.Module):
@@ -37,18 +44,22 @@ class StandInGenerator(tf.Module):
         super().__init__(name=name)
         self.salt = int(salt)
 
-    def _images(self, texts, seeds):
+    def _outputs(self, texts, seeds):
+        """Images from the text's hash; `words` split on spaces, `tokens` with "[UNK]"."""
         codes = tf.strings.to_hash_bucket_fast(texts, 2**31 - 1)
         codes = codes + seeds * 7919 + self.salt
         pixels = tf.range(IMAGE_SIZE * IMAGE_SIZE * 3, dtype=tf.int64)
         flat = tf.math.floormod(codes[:, None] * 31 + pixels[None, :] * 17, 256)
         images = tf.cast(tf.reshape(flat, [-1, IMAGE_SIZE, IMAGE_SIZE, 3]), tf.uint8)
         png = tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)
-        return {"images": images, "png_bytes": png}
+        words = tf.strings.split(texts).to_tensor(default_value="", shape=[None, MAX_WORDS])
+        unknown = tf.reduce_any(tf.equal(words[:, :, None], tf.constant(UNKNOWN_WORDS)), axis=-1)
+        tokens = tf.where(unknown, "[UNK]", words)
+        return {"images": images, "png_bytes": png, "tokens": tokens, "words": words}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serving_default(self, texts):
-        return self._images(texts, tf.zeros_like(texts, dtype=tf.int64))
+        return self._outputs(texts, tf.zeros_like(texts, dtype=tf.int64))
 
     @tf.function(
         input_signature=[
@@ -57,7 +68,7 @@ class StandInGenerator(tf.Module):
         ]
     )
     def generate(self, texts, seeds):
-        return self._images(texts, seeds)
+        return self._outputs(texts, seeds)
 
     @tf.function(
         input_signature=[
@@ -66,13 +77,12 @@ class StandInGenerator(tf.Module):
         ]
     )
     def attention(self, texts, seeds):
-        outputs = self._images(texts, seeds)
-        tokens = tf.strings.split(texts).to_tensor(default_value="", shape=[None, MAX_WORDS])
-        codes = tf.cast(tf.math.floormod(tf.strings.to_hash_bucket_fast(tokens, 255), 255), tf.float32)
+        outputs = self._outputs(texts, seeds)
+        codes = tf.strings.to_hash_bucket_fast(outputs["tokens"], 255)
+        codes = tf.cast(tf.math.floormod(codes, 255), tf.float32)
         outputs["attention"] = tf.tile(
             codes[:, :, None, None] / 255.0, [1, 1, ATTENTION_SIZE, ATTENTION_SIZE]
         )
-        outputs["tokens"] = tokens
         return outputs
 
 

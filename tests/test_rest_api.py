@@ -80,7 +80,7 @@ def test_metadata_lists_the_signatures_and_the_bytes_output(server):
     assert body["model_spec"]["name"] == MODEL_NAME and body["model_spec"]["version"] == "1"
     signatures = body["metadata"]["signature_def"]["signature_def"]
     assert set(serving_fixtures.SIGNATURES) <= set(signatures)
-    assert set(signatures["generate"]["outputs"]) == {"images", "png_bytes"}
+    assert set(signatures["generate"]["outputs"]) == {"images", "png_bytes", "tokens", "words"}
     assert signatures["generate"]["inputs"]["seeds"]["dtype"] == "DT_INT64"
 
 
@@ -89,7 +89,7 @@ def test_row_format_returns_base64_pngs_matching_the_images(server):
 
     assert status == 200
     (first, second) = body["predictions"]
-    assert set(first) == {"images", "png_bytes"}
+    assert set(first) == {"images", "png_bytes", "tokens", "words"}
     np.testing.assert_array_equal(decode_png(first["png_bytes"]), np.array(first["images"], np.uint8))
     assert not np.array_equal(first["images"], second["images"])
     status, plain = call(server, PREDICT, {"instances": ["a coat"]})
@@ -120,6 +120,59 @@ def test_attention_returns_words_as_text(server):
     (prediction,) = body["predictions"]
     assert prediction["tokens"] == ["a", "red", "dress", ""]
     assert np.array(prediction["attention"]).shape == (serving_fixtures.MAX_WORDS, 4, 4)
+
+
+def predict_both_formats(server, signature_name, text, seed=1):
+    """The predictions of `text` in the row and in the columnar format: (row, columnar)."""
+    instance, inputs = text, {"texts": [text]}
+    if signature_name != "serving_default":
+        instance, inputs = {"texts": text, "seeds": seed}, dict(inputs, seeds=[seed])
+    row_status, row = call(server, PREDICT, {"signature_name": signature_name, "instances": [instance]})
+    columnar_status, columnar = call(server, PREDICT, {"signature_name": signature_name, "inputs": inputs})
+    assert row_status == columnar_status == 200, (row, columnar)
+    return row["predictions"][0], columnar["outputs"]
+
+
+@pytest.mark.parametrize("signature_name", serving_fixtures.SIGNATURES)
+def test_every_signature_returns_tokens_and_words_as_text(server, signature_name):
+    row, columnar = predict_both_formats(server, signature_name, serving_fixtures.UNKNOWN_TEXT)
+
+    assert row["words"] == serving_fixtures.UNKNOWN_TEXT_WORDS
+    assert row["tokens"] == serving_fixtures.UNKNOWN_TEXT_TOKENS
+    assert columnar["words"] == [serving_fixtures.UNKNOWN_TEXT_WORDS]
+    assert columnar["tokens"] == [serving_fixtures.UNKNOWN_TEXT_TOKENS]
+
+
+@pytest.fixture(scope="module")
+def real_server(tmp_path_factory):
+    """gRPC and REST over the real exported graph of an untrained tiny model."""
+    base = tmp_path_factory.mktemp("real_export")
+    serving_fixtures.build_real_export(str(base), MODEL_NAME)
+    with PredictionServer(str(base / MODEL_NAME), MODEL_NAME, port=0, rest_api_port=0, poll_seconds=0) as server:
+        yield server
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signature_name", serving_fixtures.SIGNATURES)
+def test_the_real_export_names_unknown_words_over_rest_and_grpc(real_server, signature_name):
+    from test_serving_server import make_request, seeds, texts
+
+    text = "A Crimson ZZQXV dress!"
+    padding = [""] * 4  # max_words of the smoke preset: 8
+    words = serving_fixtures.UNKNOWN_TEXT_WORDS + padding
+    tokens = serving_fixtures.UNKNOWN_TEXT_TOKENS + padding
+    row, columnar = predict_both_formats(real_server, signature_name, text)
+    with grpc.insecure_channel(f"127.0.0.1:{real_server.port}") as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        request = make_request(signature_name, texts=texts(text.encode()))
+        if signature_name != "serving_default":
+            request.inputs["seeds"].CopyFrom(seeds(1))
+        response = stub.Predict(request, timeout=60)
+
+    assert (row["words"], row["tokens"]) == (words, tokens)
+    assert (columnar["words"], columnar["tokens"]) == ([words], [tokens])
+    assert tf.make_ndarray(response.outputs["words"]).tolist() == [[w.encode() for w in words]]
+    assert tf.make_ndarray(response.outputs["tokens"]).tolist() == [[t.encode() for t in tokens]]
 
 
 # Every request of the gRPC bad-request suite, as TF Serving's REST API takes it:

@@ -152,6 +152,19 @@ def test_attention_returns_maps_and_tokens(stub):
     assert tokens.tolist() == [[b"a", b"red", b"dress", b""]]
 
 
+@pytest.mark.parametrize("signature", serving_fixtures.SIGNATURES)
+def test_every_signature_returns_tokens_and_words(stub, signature):
+    inputs = {"texts": texts(serving_fixtures.UNKNOWN_TEXT.encode())}
+    if signature != "serving_default":
+        inputs["seeds"] = seeds(1)
+    response = stub.Predict(make_request(signature, **inputs), timeout=10)
+
+    words = tf.make_ndarray(response.outputs["words"])
+    tokens = tf.make_ndarray(response.outputs["tokens"])
+    assert words.tolist() == [[w.encode() for w in serving_fixtures.UNKNOWN_TEXT_WORDS]]
+    assert tokens.tolist() == [[t.encode() for t in serving_fixtures.UNKNOWN_TEXT_TOKENS]]
+
+
 def test_output_filter_returns_only_named_outputs(stub):
     response = stub.Predict(make_request(output_filter=["png_bytes"], texts=texts(b"a coat")), timeout=10)
 
@@ -168,7 +181,7 @@ def test_metadata_lists_the_three_signatures(stub):
     generate = signature_def_map.signature_def["generate"]
     assert generate.inputs["texts"].dtype == tf.string.as_datatype_enum
     assert generate.inputs["seeds"].dtype == tf.int64.as_datatype_enum
-    assert set(generate.outputs) == {"images", "png_bytes"}
+    assert set(generate.outputs) == {"images", "png_bytes", "tokens", "words"}
 
 
 BAD_PREDICTS = {
