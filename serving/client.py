@@ -4,7 +4,9 @@ Usage:
     python -m serving.client --server localhost:8500 --model_name fashion_t2i \
         --text "a navy blue ankle boot" --text "a red pullover" --out generated/
 
-Writes `generated/0.png`, `generated/1.png`, ... and prints their paths.
+Writes `generated/0.png`, `generated/1.png`, ... and prints their paths,
+each followed by the words of its text that the model does not know
+(`unknown words in text 0: crimson, zzqxv`), if any.
 """
 
 import os
@@ -23,6 +25,11 @@ SEEDED_SIGNATURES = ("generate", "attention")
 SIGNATURES = ("serving_default",) + SEEDED_SIGNATURES
 # The exported PNG output; "_bytes" makes TF Serving's REST API send it as base64.
 PNG_OUTPUT = "png_bytes"
+# Every signature's word outputs: the vocabulary's word per position and the
+# word as typed; an unknown word is the typed word where the token is this.
+TOKENS_OUTPUT = "tokens"
+WORDS_OUTPUT = "words"
+UNKNOWN_TOKEN = b"[UNK]"
 
 
 class FashionT2IClient:
@@ -75,8 +82,9 @@ class FashionT2IClient:
             output_filter: output names to return, or None for all.
 
         Returns:
-            dict output name -> numpy array ("images", "png_bytes", and for
-            "attention" also "attention" and "tokens").
+            dict output name -> numpy array: "images", "png_bytes", "tokens"
+            and "words" (bytes [B, T]; see `unknown_words`), and for
+            "attention" also "attention".
 
         Raises:
             ValueError: `seeds` does not match `texts` or the signature.
@@ -151,6 +159,22 @@ class FashionT2IClient:
         self.close()
 
 
+def unknown_words(outputs):
+    """The words of each text that the model does not know.
+
+    Args:
+        outputs: a `predict` result holding "tokens" and "words".
+
+    Returns:
+        One list of str per text: its typed words whose token is "[UNK]",
+        in order.
+    """
+    return [
+        [word.decode("utf-8") for word, token in zip(words, tokens) if token == UNKNOWN_TOKEN]
+        for words, tokens in zip(outputs[WORDS_OUTPUT], outputs[TOKENS_OUTPUT])
+    ]
+
+
 FLAGS = flags.FLAGS
 
 
@@ -174,6 +198,9 @@ def define_flags():
 def main(argv):
     """Generates images for --text descriptions and writes them as PNGs.
 
+    Prints each PNG's path and, on the next line, the unknown words of its
+    text if it has any.
+
     Returns:
         The process exit code: 0 on success, 1 on a connection or server
         error (printed to stderr with the gRPC status code).
@@ -194,7 +221,10 @@ def main(argv):
         with FashionT2IClient(
             FLAGS.server, FLAGS.model_name, timeout=FLAGS.timeout, max_message_mb=FLAGS.max_message_mb
         ) as client:
-            pngs = client.generate(FLAGS.text, seeds=seeds, signature_name=FLAGS.signature)
+            outputs = client.predict(
+                FLAGS.text, seeds=seeds, signature_name=FLAGS.signature,
+                output_filter=[PNG_OUTPUT, TOKENS_OUTPUT, WORDS_OUTPUT],
+            )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -202,11 +232,13 @@ def main(argv):
         print(describe_rpc_error(error, FLAGS.server, FLAGS.timeout), file=sys.stderr)
         return 1
     os.makedirs(FLAGS.out, exist_ok=True)
-    for index, png in enumerate(pngs):
+    for index, (png, unknown) in enumerate(zip(outputs[PNG_OUTPUT], unknown_words(outputs))):
         path = os.path.join(FLAGS.out, f"{index}.png")
         with open(path, "wb") as f:
-            f.write(png)
+            f.write(bytes(png))
         print(path)
+        if unknown:
+            print(f"unknown words in text {index}: {', '.join(unknown)}")
     return 0
 
 

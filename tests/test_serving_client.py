@@ -12,6 +12,7 @@ import serving_fixtures
 import tensorflow as tf
 
 from serving.client import FashionT2IClient
+from serving.client import unknown_words
 from serving.server import PredictionServer
 
 MODEL_NAME = "fashion_t2i"
@@ -119,6 +120,30 @@ def test_command_line_writes_pngs(server, tmp_path):
     assert paths == [str(out / "0.png"), str(out / "1.png")]
     for path in paths:
         assert tf.io.decode_png(tf.io.read_file(path)).shape == (8, 8, 3)
+
+
+def test_unknown_words_are_the_typed_words_read_as_unk(client):
+    texts = [serving_fixtures.UNKNOWN_TEXT, "a red dress"]
+    for kwargs in [{}, {"seeds": [1, 2]}, {"seeds": [1, 2], "signature_name": "attention"}]:
+        outputs = client.predict(texts, **kwargs)
+
+        assert unknown_words(outputs) == [["crimson", "zzqxv"], []]
+
+
+def test_command_line_prints_the_unknown_words_of_each_text(server, tmp_path):
+    out = tmp_path / "generated"
+
+    result = run_cli(
+        "--server", f"127.0.0.1:{server.port}", "--text", "a red pullover", "--text", "a crimson zzqxv coat",
+        "--out", str(out),
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        str(out / "0.png"),
+        str(out / "1.png"),
+        "unknown words in text 1: crimson, zzqxv",
+    ]
 
 
 def test_command_line_reports_a_closed_port(tmp_path):
