@@ -117,6 +117,7 @@ def test_page_generates_designs_and_labels_each_word_map(page_url, browser, tmp_
     labels = wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#word-maps .word-label") or False)
     assert [label.text for label in labels] == ["red", "dress", "zebra"]
     assert ["unknown" in label.get_attribute("class") for label in labels] == [False, False, True]
+    assert browser.find_element(By.ID, "unknown-words").text.endswith("unknown word: zebra.")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#word-maps canvas")) == 3
     assert "seed 6" in browser.find_element(By.ID, "attention-title").text
     screenshot = (
@@ -125,6 +126,31 @@ def test_page_generates_designs_and_labels_each_word_map(page_url, browser, tmp_
     )
     browser.save_screenshot(screenshot)
     assert os.path.getsize(screenshot) > 0
+
+
+def test_page_names_unknown_words_as_the_graph_normalised_them(page_url, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(page_url)
+    generate(browser, "RED \uff3a\uff25\uff22\uff32\uff21 Stra\u00dfe dress", variations=1)
+
+    unknown_line = wait_until(
+        browser, lambda d: d.find_element(By.ID, "unknown-words") if d.find_element(By.ID, "unknown-words").is_displayed() else False
+    )
+    # The graph's case folding writes "ß" as "ss"; NFKC makes full-width letters plain.
+    marked = unknown_line.find_elements(By.CSS_SELECTOR, ".unknown")
+    assert [word.text for word in marked] == ["zebra", "strasse"]
+    assert unknown_line.text.startswith("Not in the model\u2019s vocabulary")
+
+    browser.find_element(By.CSS_SELECTOR, "#designs button").click()
+    labels = wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#word-maps .word-label") or False)
+    assert [label.text for label in labels] == ["red", "zebra", "strasse", "dress"]
+    assert ["unknown" in label.get_attribute("class") for label in labels] == [False, True, True, False]
+
+    # A description without unknown words clears the line.
+    generate(browser, "blue sneaker", variations=1, seed=9)
+    wait_until(browser, lambda d: d.find_element(By.ID, "status").text.startswith("Seeds 9"))
+    assert not browser.find_element(By.ID, "unknown-words").is_displayed()
 
 
 def test_page_says_an_empty_description_has_no_words(page_url, browser):

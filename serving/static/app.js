@@ -9,10 +9,9 @@ const MODEL = new URLSearchParams(location.search).get("model") || "fashion_t2i"
 const MODEL_URL = `v1/models/${encodeURIComponent(MODEL)}`;
 const MAX_VARIATIONS = 8;
 const MAX_SEED = 2 ** 31 - 1;
-// The tokenizer's word for a word that is not in the vocabulary.
+// The tokenizer's word for a word that is not in the vocabulary: the
+// prediction's "tokens" hold it where its "words" hold the word as typed.
 const UNKNOWN_TOKEN = "[UNK]";
-// The graph's word rule: runs of characters that are not letters or digits separate words.
-const WORD_SEPARATOR = /[^\p{L}\p{N}]+/u;
 const MAP_PIXELS = 160;
 
 const form = document.getElementById("design-form");
@@ -22,15 +21,31 @@ const seedInput = document.getElementById("seed");
 const randomSeedInput = document.getElementById("random-seed");
 const generateButton = document.getElementById("generate");
 const statusLine = document.getElementById("status");
+const unknownLine = document.getElementById("unknown-words");
 const errorLine = document.getElementById("error");
 const designs = document.getElementById("designs");
 const attentionPanel = document.getElementById("attention");
 const attentionTitle = document.getElementById("attention-title");
 const wordMaps = document.getElementById("word-maps");
 
-// The description's words as the model splits them, to name unknown words.
-function descriptionWords(description) {
-  return description.normalize("NFKC").toLowerCase().split(WORD_SEPARATOR).filter(Boolean);
+// The words of a prediction the model does not know, as typed (normalised by the graph).
+function unknownWords(prediction) {
+  return prediction.words.filter((word, position) => prediction.tokens[position] === UNKNOWN_TOKEN);
+}
+
+// Names the description's unknown words under the status line (hidden when there are none).
+function showUnknownWords(words) {
+  unknownLine.replaceChildren();
+  unknownLine.hidden = !words.length;
+  if (!words.length) return;
+  unknownLine.append("Not in the model\u2019s vocabulary, read as an unknown word: ");
+  words.forEach((word, index) => {
+    const mark = document.createElement("span");
+    mark.className = "unknown";
+    mark.textContent = word;
+    unknownLine.append(index ? ", " : "", mark);
+  });
+  unknownLine.append(".");
 }
 
 function showError(sentence) {
@@ -77,6 +92,7 @@ function pngUrl(prediction) {
 async function generate(event) {
   event.preventDefault();
   clearError();
+  showUnknownWords([]);
   const description = descriptionInput.value;
   const count = Math.min(Math.max(parseInt(variationsInput.value, 10) || 1, 1), MAX_VARIATIONS);
   variationsInput.value = count;
@@ -109,10 +125,11 @@ async function generate(event) {
     return;
   }
   statusLine.textContent = `Seeds ${firstSeed}\u2013${firstSeed + count - 1}. Select a design to see where each word looks.`;
-  showDesigns(body.predictions, descriptionWords(description), firstSeed);
+  showUnknownWords(unknownWords(body.predictions[0]));
+  showDesigns(body.predictions, firstSeed);
 }
 
-function showDesigns(predictions, words, firstSeed) {
+function showDesigns(predictions, firstSeed) {
   designs.replaceChildren();
   attentionPanel.hidden = true;
   predictions.forEach((prediction, index) => {
@@ -129,7 +146,7 @@ function showDesigns(predictions, words, firstSeed) {
     select.addEventListener("click", () => {
       for (const other of designs.querySelectorAll("button")) other.setAttribute("aria-pressed", "false");
       select.setAttribute("aria-pressed", "true");
-      showAttention(prediction, words, seed, index);
+      showAttention(prediction, seed, index);
     });
     const caption = document.createElement("figcaption");
     caption.textContent = `seed ${seed} \u00b7 `;
@@ -143,7 +160,7 @@ function showDesigns(predictions, words, firstSeed) {
   });
 }
 
-async function showAttention(prediction, words, seed, index) {
+async function showAttention(prediction, seed, index) {
   attentionTitle.textContent = `Design ${index + 1} (seed ${seed}): word attention`;
   wordMaps.replaceChildren();
   attentionPanel.hidden = false;
@@ -167,7 +184,7 @@ async function showAttention(prediction, words, seed, index) {
     drawAttention(canvas, image, maps[position]);
     const label = document.createElement("figcaption");
     label.className = unknown ? "word-label unknown" : "word-label";
-    label.textContent = unknown ? (words[position] || token) : token;
+    label.textContent = unknown ? prediction.words[position] : token;
     if (unknown) label.title = "Not in the model's vocabulary: read as an unknown word.";
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", `Attention of \u201c${label.textContent}\u201d`);
