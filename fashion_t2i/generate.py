@@ -1,4 +1,9 @@
-"""`python -m fashion_t2i.generate`: images for captions from a trained workdir, as a PNG grid."""
+"""`python -m fashion_t2i.generate`: images for captions from a trained workdir, as a PNG grid.
+
+For each caption with words the model does not know, or with more words
+than `max_words`, a line on stdout says which (`a zzqxv dress: unknown
+words: zzqxv (drawn as [UNK])`, `words after the first 12 were not used: ...`).
+"""
 
 import os
 import sys
@@ -29,6 +34,43 @@ def generate_grid(model, texts, num_samples, seed):
     return visualization.image_grid(np.stack(rows))
 
 
+def word_notes(tokenizer, texts):
+    """What the model makes of each text's words, for a person reading the output.
+
+    Args:
+        tokenizer: the model's `Tokenizer`.
+        texts: captions (str).
+
+    Returns:
+        One entry per text: a line naming its words that are not in the
+        vocabulary (read as "[UNK]") and the words after the first
+        `max_words`, which the model never sees; None if there are neither.
+    """
+    import tensorflow as tf
+
+    from fashion_t2i.text import vocabulary
+
+    batch = tf.constant(texts)
+    ids, _ = tokenizer(batch)
+    tokens = tokenizer.detokenize(ids).numpy()
+    words = tokenizer.typed_words(batch).numpy()
+    all_words = tokenizer.all_words(batch).to_list()
+    oov = vocabulary.OOV_TOKEN.encode()
+    notes = []
+    for text, text_tokens, text_words, text_all_words in zip(texts, tokens, words, all_words):
+        unknown = [w.decode() for w, t in zip(text_words, text_tokens) if t == oov]
+        cut = [w.decode() for w in text_all_words[tokenizer.max_words:]]
+        parts = []
+        if unknown:
+            parts.append(f"unknown words: {', '.join(unknown)} (drawn as {vocabulary.OOV_TOKEN})")
+        if cut:
+            parts.append(
+                f"words after the first {tokenizer.max_words} were not used: {', '.join(cut)}"
+            )
+        notes.append(f"{text}: {'; '.join(parts)}" if parts else None)
+    return notes
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -42,6 +84,9 @@ def main(argv):
     from fashion_t2i.text_to_image import TextToImage
 
     model = TextToImage.from_workdir(FLAGS.workdir, max_batch=max(FLAGS.num_samples, 1))
+    for note in word_notes(model.tokenizer, texts):
+        if note:
+            print(note)
     grid = generate_grid(model, texts, FLAGS.num_samples, FLAGS.seed)
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
     tf.io.write_file(FLAGS.out, tf.io.encode_png(grid))
