@@ -34,18 +34,61 @@ CORE = slice(8, 20)
 
 # Written out here, not taken from the module, so a caption that drops a word fails.
 # Matched as whole words: "checkered" must not count as "red".
+COLOUR_WORDS = {
+    "red": ("red", "scarlet", "cherry"),
+    "navy blue": ("navy blue", "navy", "dark blue"),
+    "sky blue": ("sky blue", "light blue", "baby blue"),
+    "green": ("green", "jade", "kelly green"),
+    "olive": ("olive", "olive green", "army green"),
+    "yellow": ("yellow", "lemon", "sunflower"),
+    "orange": ("orange", "tangerine", "apricot"),
+    "pink": ("pink", "blush", "hot pink"),
+    "purple": ("purple", "plum", "grape"),
+    "brown": ("brown", "chocolate", "coffee"),
+    "grey": ("grey", "gray", "ash"),
+    "black": ("black", "jet black", "coal black"),
+    "teal": ("teal", "petrol", "dark cyan"),
+}
 CLASS_WORDS = {
     "T-shirt/top": ("t-shirt", "tee", "top"),
-    "Trouser": ("trousers", "pants"),
+    "Trouser": ("trousers", "pants", "slacks"),
     "Pullover": ("pullover", "sweater", "jumper"),
-    "Dress": ("dress",),
-    "Coat": ("coat", "jacket"),
-    "Sandal": ("sandal",),
-    "Shirt": ("shirt", "blouse"),
-    "Sneaker": ("sneaker", "trainer"),
-    "Bag": ("bag", "handbag"),
-    "Ankle boot": ("boot",),
+    "Dress": ("dress", "frock"),
+    "Coat": ("coat", "jacket", "parka"),
+    "Sandal": ("sandal", "sandals", "strappy sandal", "strappy sandals"),
+    "Shirt": ("shirt", "blouse", "button-down"),
+    "Sneaker": ("sneaker", "sneakers", "trainer", "trainers", "kicks"),
+    "Bag": ("bag", "handbag", "tote"),
+    "Ankle boot": ("ankle boot", "ankle boots", "boot", "boots", "chelsea boot", "chelsea boots"),
 }
+HELD_OUT_COLOURS = {
+    "red": "crimson",
+    "navy blue": "indigo",
+    "sky blue": "azure",
+    "green": "emerald",
+    "olive": "khaki",
+    "yellow": "mustard",
+    "orange": "amber",
+    "pink": "magenta",
+    "purple": "violet",
+    "brown": "chestnut",
+    "grey": "charcoal",
+    "black": "ebony",
+    "teal": "turquoise",
+}
+HELD_OUT_CLASSES = {
+    "Trouser": "jeans",
+    "Pullover": "cardigan",
+    "Dress": "gown",
+    "Coat": "blazer",
+    "Sandal": "slippers",
+    "Shirt": "tunic",
+    "Bag": "purse",
+}
+PLURAL_NOUNS = (
+    "trousers", "pants", "slacks", "kicks", "slippers", "sandals", "sneakers", "trainers",
+    "boots",
+)
 PATTERN_WORDS = {
     "solid": ("plain", "solid", "no pattern"),
     "striped": ("striped", "stripes"),
@@ -56,6 +99,32 @@ PATTERN_WORDS = {
 
 def has_word(text, phrase):
     return re.search(rf"\b{re.escape(phrase)}\b", text) is not None
+
+
+def named(text, words):
+    """The keys of `words` ({key: phrases}) that `text` names, longest phrases first.
+
+    "olive green" names olive, not green too; "t-shirt" names no shirt.
+    """
+    text = text.lower()
+    phrases = sorted(((p, key) for key, ps in words.items() for p in ps), key=lambda x: -len(x[0]))
+    found = set()
+    for phrase, key in phrases:
+        pattern = rf"\b{re.escape(phrase)}\b"
+        if re.search(pattern, text):
+            found.add(key)
+            text = re.sub(pattern, "#", text)
+    return found
+
+
+def first_words(text, count):
+    """`text` up to the end of its `count`-th word (words split on non-alphanumerics)."""
+    ends = [m.end() for m in re.finditer(r"[A-Za-z0-9]+", text)]
+    return text[: ends[min(count, len(ends)) - 1]]
+
+
+def sentences(caption):
+    return [s.strip() for s in caption.split(". ")]
 
 
 def write_idx(path, array):
@@ -123,7 +192,7 @@ def test_schema_shapes_dtypes_and_ids(tmp_path, source_dir):
             assert f[schema.IMAGE].dtype == np.uint8
             for name in schema.TEXT_DATASETS:
                 assert f[name].shape == (num, 1)
-            for name in schema.ATTRIBUTES:
+            for name in schema.ATTRIBUTES + (schema.HELD_OUT,):
                 assert f[name].shape == (num,)
                 assert f[name].dtype == np.int32
             np.testing.assert_array_equal(f["class_id"][()], np.arange(num) % 10)
@@ -194,15 +263,15 @@ def test_captions_state_colour_class_and_pattern(tmp_path, source_dir):
         colour = COLOUR_NAMES[data["colour_id"][i]]
         pattern = PATTERN_NAMES[data["pattern_id"][i]]
         class_name = CLASS_NAMES[data["class_id"][i]]
-        assert [c for c in COLOUR_NAMES if has_word(text, c)] == [colour], caption
-        assert any(has_word(text, w) for w in CLASS_WORDS[class_name]), (caption, class_name)
+        assert named(text, COLOUR_WORDS) == {colour}, caption
+        assert named(text, CLASS_WORDS) == {class_name}, caption
         matched = [
             p for p, words in PATTERN_WORDS.items() if any(has_word(text, w) for w in words)
         ]
         # Solid products are also described without any pattern word.
         assert matched == [pattern] or (pattern == "solid" and matched == []), (caption, pattern)
         assert attributes.names_a_pattern(caption) == bool(matched), caption
-        assert len(caption.split()) <= 12, caption
+        assert caption.isascii(), caption
         assert colour in names[i].lower() and pattern in names[i].lower(), names[i]
     # Templates, sentence case and punctuation vary.
     assert len({c.lower().rstrip(".").replace(",", "").split()[0] for c in captions}) > 10
@@ -214,6 +283,166 @@ def test_captions_state_colour_class_and_pattern(tmp_path, source_dir):
     assert 0.3 * len(solid) < unnamed < 0.7 * len(solid)
     patterned = [c for c, p in zip(captions, data["pattern_id"]) if PATTERN_NAMES[p] != "solid"]
     assert all(attributes.names_a_pattern(c) for c in patterned)
+
+
+NUM_DRAWN = 5000
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    """5000 captions drawn straight from `_captions`, the first 30 % held out."""
+    rng = np.random.default_rng(42)
+    class_ids = rng.integers(len(CLASS_NAMES), size=NUM_DRAWN)
+    colour_ids = rng.integers(len(COLOUR_NAMES), size=NUM_DRAWN)
+    pattern_ids = rng.integers(len(PATTERN_NAMES), size=NUM_DRAWN)
+    held_out = np.arange(NUM_DRAWN) < 0.3 * NUM_DRAWN
+    captions = build_fashion_mnist_lib._captions(
+        class_ids, colour_ids, pattern_ids, np.random.default_rng(1), held_out
+    )
+    training = build_fashion_mnist_lib._captions(
+        class_ids, colour_ids, pattern_ids, np.random.default_rng(2)
+    )
+    return class_ids, colour_ids, pattern_ids, held_out, list(captions), list(training)
+
+
+def test_held_out_word_list():
+    assert attributes.HELD_OUT_COLOUR_WORDS == tuple(HELD_OUT_COLOURS[c] for c in COLOUR_NAMES)
+    assert attributes.HELD_OUT_CLASS_WORDS == tuple(HELD_OUT_CLASSES.get(k) for k in CLASS_NAMES)
+    assert attributes.HELD_OUT_WORDS == set(HELD_OUT_COLOURS.values()) | set(
+        HELD_OUT_CLASSES.values()
+    )
+    # The first synonym stays the canonical word (product names, `plain_caption`).
+    assert [words[0] for words in attributes.COLOUR_WORDS] == list(COLOUR_NAMES)
+    assert [words[0] for words in attributes.CLASS_WORDS] == [
+        "t-shirt", "trousers", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+        "ankle boot",
+    ]
+
+
+def test_training_captions_never_use_held_out_words(drawn):
+    *_, training = drawn
+    for caption in training:
+        assert attributes.HELD_OUT_WORDS.isdisjoint(attributes.split_words(caption)), caption
+    # Every training synonym is used.
+    used = {phrase for c in training for words in COLOUR_WORDS.values() for phrase in words
+            if has_word(c.lower(), phrase)}
+    assert used == {phrase for words in COLOUR_WORDS.values() for phrase in words}
+
+
+def test_held_out_captions_use_the_held_out_words(drawn):
+    class_ids, colour_ids, _, held_out, captions, _ = drawn
+    for i, caption in enumerate(captions):
+        words = attributes.split_words(caption)
+        if not held_out[i]:
+            assert attributes.HELD_OUT_WORDS.isdisjoint(words), caption
+            continue
+        colour, class_name = COLOUR_NAMES[colour_ids[i]], CLASS_NAMES[class_ids[i]]
+        assert HELD_OUT_COLOURS[colour] in words, caption
+        assert named(caption, COLOUR_WORDS) == set(), caption
+        if class_name in HELD_OUT_CLASSES:
+            assert HELD_OUT_CLASSES[class_name] in words, caption
+            assert named(caption, CLASS_WORDS) == set(), caption
+        else:
+            assert named(caption, CLASS_WORDS) == {class_name}, caption
+
+
+def test_built_files_mark_held_out_rows(tmp_path, source_dir):
+    builder, _ = build(tmp_path / "out", source_dir)
+    train = read_all(builder.train_path)
+    assert not train[schema.HELD_OUT].any()
+    for caption in train[schema.DESCRIPTION][:, 0]:
+        words = attributes.split_words(caption.decode("latin-1"))
+        assert attributes.HELD_OUT_WORDS.isdisjoint(words), caption
+    validation = read_all(builder.validation_path)
+    held_out = validation[schema.HELD_OUT]
+    assert set(np.unique(held_out)) == {0, 1}
+    assert held_out.sum() == round(build_fashion_mnist_lib.HELD_OUT_FRACTION * NUM_TEST) == 9
+    for i, caption in enumerate(validation[schema.DESCRIPTION][:, 0]):
+        words = attributes.split_words(caption.decode("latin-1"))
+        colour = COLOUR_NAMES[validation["colour_id"][i]]
+        assert (HELD_OUT_COLOURS[colour] in words) == bool(held_out[i]), caption
+        assert attributes.HELD_OUT_WORDS.isdisjoint(words) != bool(held_out[i]), caption
+
+
+def test_short_and_shop_style_captions(drawn):
+    class_ids, colour_ids, pattern_ids, held_out, captions, training = drawn
+    shop = [len(sentences(c)) > 1 for c in captions + training]
+    assert 0.4 < np.mean(shop) < 0.6
+    detail_first = 0
+    details = set()
+    for i, caption in enumerate(captions + training):
+        row = i % NUM_DRAWN
+        colour, class_name = COLOUR_NAMES[colour_ids[row]], CLASS_NAMES[class_ids[row]]
+        colours, classes = dict(COLOUR_WORDS), dict(CLASS_WORDS)
+        if i < NUM_DRAWN and held_out[row]:
+            colours[colour] = (HELD_OUT_COLOURS[colour],)
+            if class_name in HELD_OUT_CLASSES:
+                classes[class_name] = (HELD_OUT_CLASSES[class_name],)
+        # The tokenizer keeps the first 12 words: they must name colour and class.
+        start = first_words(caption, 12)
+        assert named(start, colours) == {colour}, caption
+        assert named(start, classes) == {class_name}, caption
+        assert caption.isascii(), caption
+        if len(sentences(caption)) == 1:
+            assert len(attributes.split_words(caption)) <= 12, caption
+            continue
+        assert caption.endswith(".") and caption[0].isupper(), caption
+        main = [s for s in sentences(caption) if named(s, classes)]
+        assert len(main) == 1, caption
+        rest = [s for s in sentences(caption) if s != main[0]]
+        assert 1 <= len(rest) <= 3, caption
+        detail_first += sentences(caption)[0] != main[0]
+        details.update(s.rstrip(".") for s in rest)
+        pattern = PATTERN_NAMES[pattern_ids[row]]
+        assert attributes.names_a_pattern(main[0]) or pattern == "solid", caption
+    assert 0.1 < detail_first / sum(shop) < 0.25
+    assert len(details) > 15
+    # Detail sentences say nothing the image shows.
+    every_colour = {**COLOUR_WORDS, "held out": tuple(HELD_OUT_COLOURS.values())}
+    every_class = {**CLASS_WORDS, "held out": tuple(HELD_OUT_CLASSES.values()),
+                   "other": ("jersey", "top", "shirt", "boot")}
+    for detail in details:
+        assert named(detail, every_colour) == set(), detail
+        assert named(detail, every_class) == set(), detail
+        assert not attributes.names_a_pattern(detail), detail
+        assert named(detail, PATTERN_WORDS) == set(), detail
+
+
+def test_plural_nouns_agree(drawn):
+    *_, captions, training = drawn
+    plurals = "|".join(PLURAL_NOUNS)
+    footwear = {"singular": 0, "plural": 0}
+    for caption in captions + training:
+        for sentence in sentences(caption.lower()):
+            clause = sentence.split(",")[0]
+            assert not re.search(rf"\b(a|an|this)\b[^.,]*\b({plurals})\b", sentence), caption
+            assert not re.search(rf"\b({plurals})\b (is)\b", sentence), caption
+            assert not re.search(r"\bthis\b.*\bare\b", clause), caption
+            assert not re.search(r"\bthese\b.*\bis\b", clause), caption
+            if re.search(r"\bthese\b", sentence):
+                assert re.search(rf"\b({plurals})\b", sentence), caption
+            assert not re.search(r"\ba [aeiou]|\ban [^aeiou]", sentence), caption
+            assert not re.search(r"\b(trouser|pant|slack|kick|slipper)\b", sentence), caption
+        if re.search(r"\b(sandal|sneaker|trainer|boot)s\b", caption.lower()):
+            footwear["plural"] += 1
+        elif re.search(r"\b(sandal|sneaker|trainer|boot)\b", caption.lower()):
+            footwear["singular"] += 1
+    assert 0.35 < footwear["plural"] / sum(footwear.values()) < 0.65, footwear
+
+
+def test_captions_are_a_function_of_the_draws(drawn):
+    class_ids, colour_ids, pattern_ids, held_out, captions, _ = drawn
+    again = build_fashion_mnist_lib._captions(
+        class_ids, colour_ids, pattern_ids, np.random.default_rng(1), held_out
+    )
+    assert list(again) == captions
+
+
+def test_format_change_rebuilds(tmp_path, source_dir, monkeypatch):
+    builder, _ = build(tmp_path / "out", source_dir)
+    assert builder.is_built()
+    monkeypatch.setattr(build_fashion_mnist_lib, "_FORMAT_VERSION", 2)
+    assert not builder.is_built()
 
 
 def test_same_seed_same_files_other_seed_differs(tmp_path, source_dir):

@@ -1,8 +1,8 @@
 """The attributes of the embedded data: names, caption words, ids.
 
-Every embedded caption names a class, a colour and a pattern; the builder
-stores their ids beside the images, so evaluation can check generated
-images against the words without people.
+Every embedded caption names a class and a colour, and the pattern unless
+the product is solid; the builder stores their ids beside the images, so
+evaluation can check generated images against the words without people.
 """
 
 import tensorflow as tf
@@ -65,21 +65,80 @@ COLOUR_RGB = (
 )
 PATTERN_NAMES = ("solid", "striped", "dotted", "checked")
 
-# Caption vocabulary. Nouns in `PLURAL_NOUNS` take no article and "are".
+# Caption vocabulary; the first word of every tuple is the canonical one
+# (`plain_caption`, product names).
+COLOUR_WORDS = (
+    ("red", "scarlet", "cherry"),
+    ("navy blue", "navy", "dark blue"),
+    ("sky blue", "light blue", "baby blue"),
+    ("green", "jade", "kelly green"),
+    ("olive", "olive green", "army green"),
+    ("yellow", "lemon", "sunflower"),
+    ("orange", "tangerine", "apricot"),
+    ("pink", "blush", "hot pink"),
+    ("purple", "plum", "grape"),
+    ("brown", "chocolate", "coffee"),
+    ("grey", "gray", "ash"),
+    ("black", "jet black", "coal black"),
+    ("teal", "petrol", "dark cyan"),
+)
 CLASS_WORDS = (
     ("t-shirt", "tee", "top"),
-    ("trousers", "pants"),
+    ("trousers", "pants", "slacks"),
     ("pullover", "sweater", "jumper"),
-    ("dress",),
-    ("coat", "jacket"),
-    ("sandal",),
-    ("shirt", "blouse"),
-    ("sneaker", "trainer"),
-    ("bag", "handbag"),
-    ("ankle boot", "boot"),
+    ("dress", "frock"),
+    ("coat", "jacket", "parka"),
+    ("sandal", "strappy sandal"),
+    ("shirt", "blouse", "button-down"),
+    ("sneaker", "trainer", "kicks"),
+    ("bag", "handbag", "tote"),
+    ("ankle boot", "boot", "chelsea boot"),
 )
-PLURAL_NOUNS = frozenset(("trousers", "pants"))
-# Every pattern is stated in every caption (solid too), so it can be learnt.
+# Nouns that are always plural: no article, "these ... are".
+PLURAL_NOUNS = frozenset(("trousers", "pants", "slacks", "kicks", "slippers"))
+# Footwear, written in the plural about half of the time ("scarlet sneakers").
+PLURAL_FORMS = {
+    "sandal": "sandals",
+    "strappy sandal": "strappy sandals",
+    "sneaker": "sneakers",
+    "trainer": "trainers",
+    "ankle boot": "ankle boots",
+    "boot": "boots",
+    "chelsea boot": "chelsea boots",
+}
+# Synonyms that no training caption uses: a marked part of the validation
+# captions (`held_out_words`) says them instead, to measure whether a model
+# understands words it never saw with an image. Aligned with `COLOUR_NAMES`
+# and `CLASS_NAMES`; None where a class has no held-out word.
+HELD_OUT_COLOUR_WORDS = (
+    "crimson",
+    "indigo",
+    "azure",
+    "emerald",
+    "khaki",
+    "mustard",
+    "amber",
+    "magenta",
+    "violet",
+    "chestnut",
+    "charcoal",
+    "ebony",
+    "turquoise",
+)
+HELD_OUT_CLASS_WORDS = (
+    None,
+    "jeans",
+    "cardigan",
+    "gown",
+    "blazer",
+    "slippers",
+    "tunic",
+    None,
+    "purse",
+    None,
+)
+# Pattern words; "plain" and "solid" state a solid pattern so that it can be
+# learnt, though half of the solid products are described without them.
 PATTERN_ADJECTIVES = (
     ("plain", "solid"),
     ("striped",),
@@ -99,6 +158,20 @@ PATTERN_WORDS = frozenset(
     for phrase in phrases
     for word in phrase.replace("-", " ").split()
 ) - {"with", "in", "a", "light", "white", "colour", "no"}
+
+
+def split_words(text):
+    """Lower-case words of `text`, split on every character that is not a letter or digit."""
+    return "".join(ch if ch.isalnum() else " " for ch in text.lower()).split()
+
+
+# Every word of the held-out synonyms, split as the tokenizer splits.
+HELD_OUT_WORDS = frozenset(
+    word
+    for phrase in HELD_OUT_COLOUR_WORDS + HELD_OUT_CLASS_WORDS
+    if phrase is not None
+    for word in split_words(phrase)
+)
 
 # attribute -> (dataset key of its ids, number of values)
 ATTRIBUTE_HEADS = {
@@ -146,5 +219,5 @@ def plain_captions(ids):
 
 def names_a_pattern(caption):
     """Whether a caption says which pattern it shows (any of `PATTERN_WORDS`)."""
-    words = "".join(ch if ch.isalnum() else " " for ch in caption.lower()).split()
-    return not PATTERN_WORDS.isdisjoint(words)
+    return not PATTERN_WORDS.isdisjoint(split_words(caption))
+

@@ -3,10 +3,14 @@
 Fashion-MNIST (Xiao et al., 2017) holds 28x28 grey product photos of 10
 classes, white garment on black. Each image is inverted onto a white
 background, resized, given one of `COLOUR_NAMES` and one of `PATTERN_NAMES`
-at random, and captioned from templates that always name the colour, the
-class (or a synonym) and the pattern. The ground-truth ids are stored next to
-the images (`class_id`, `colour_id`, `pattern_id`), so text-image agreement
-can be measured without people.
+at random, and captioned from templates that name the colour and the class
+(each by one of its synonyms) and the pattern (solid products half of the
+time): short captions, or shop-style ones with detail sentences that the
+image does not show. The ground-truth ids are stored next to the images
+(`class_id`, `colour_id`, `pattern_id`), so text-image agreement can be
+measured without people. In `HELD_OUT_FRACTION` of the validation rows,
+marked in `held_out_words`, the captions use synonyms that no training
+caption uses (`attributes.HELD_OUT_WORDS`).
 """
 
 import gzip
@@ -19,8 +23,9 @@ import numpy as np
 from fashion_t2i import files
 from fashion_t2i.data import schema
 from fashion_t2i.data.attributes import CATEGORY_NAMES, CLASS_NAMES, COLOUR_NAMES, COLOUR_RGB
-from fashion_t2i.data.attributes import CLASS_WORDS, PATTERN_ADJECTIVES, PATTERN_NAMES
-from fashion_t2i.data.attributes import PATTERN_PHRASES, PLURAL_NOUNS
+from fashion_t2i.data.attributes import CLASS_WORDS, COLOUR_WORDS, HELD_OUT_CLASS_WORDS
+from fashion_t2i.data.attributes import HELD_OUT_COLOUR_WORDS, PATTERN_ADJECTIVES, PATTERN_NAMES
+from fashion_t2i.data.attributes import PATTERN_PHRASES, PLURAL_FORMS, PLURAL_NOUNS, split_words
 
 DEFAULT_SOURCE_DIR = "/usr/share/datasets/fashion-mnist"
 TRAIN_FILE = "train.h5"
@@ -30,7 +35,11 @@ BUILD_INFO_FILE = "build_info.json"
 VALIDATION_ID_OFFSET = 100000
 
 # 2: solid products are described without a pattern word half of the time.
-_FORMAT_VERSION = 2
+# 3: half of the captions are shop-style (main sentence plus detail sentences),
+#    colours and classes have synonyms, footwear is sometimes plural, and
+#    `HELD_OUT_FRACTION` of the validation rows use held-out synonyms
+#    (`held_out_words` column).
+_FORMAT_VERSION = 3
 _SOURCE_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "validation": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
@@ -45,6 +54,7 @@ _MIN_SHADE = 0.75
 # The light part of a pattern: the colour moved this far towards white.
 _TINT = 0.75
 
+# Main sentences. An article only ever precedes the colour, which decides "a" or "an".
 _TEMPLATES = (
     "{article}{colour} {adjective} {noun}",
     "{adjective} {noun} in {colour}",
@@ -54,6 +64,9 @@ _TEMPLATES = (
     "{determiner} {noun} {verb} {colour} and {adjective}",
     "{colour} {noun} {phrase}",
     "{noun}, {colour}, {adjective}",
+    "{noun} in {colour}, {adjective}",
+    "{colour} {noun}, {phrase}",
+    "{determiner} {adjective} {noun} {verb} {colour}",
 )
 # Shops rarely write "solid": half of the solid products get one of these.
 _TEMPLATES_WITHOUT_PATTERN = (
@@ -61,8 +74,28 @@ _TEMPLATES_WITHOUT_PATTERN = (
     "{noun} in {colour}",
     "{determiner} {noun} {verb} {colour}",
     "{colour} {noun}",
+    "{noun}, {colour}",
 )
 SOLID_WITHOUT_PATTERN_WORD = 0.5
+# Shop-style captions follow the main sentence with detail sentences that say
+# nothing the image shows, one of each drawn kind. None holds a colour, class
+# or pattern word.
+_DETAILS = (
+    ("Cotton blend.", "Soft wool.", "Organic cotton.", "Linen mix.", "Recycled polyester."),
+    ("Relaxed fit.", "Slim fit.", "Regular fit.", "Oversized cut.", "True to size."),
+    ("Zip closure.", "Button fastening.", "Lace-up front.", "Press studs."),
+    ("Ribbed cuffs.", "Two side pockets.", "Contrast stitching.", "Padded collar."),
+    ("Machine wash.", "Dry clean only.", "Hand wash only.", "Cool iron."),
+)
+SHOP_STYLE = 0.5
+# Share of shop-style captions that open with one detail sentence.
+DETAIL_FIRST = 0.2
+# A leading detail is kept only if the main sentence still ends within this
+# many words (the tokenizer's `max_words` in the demo), else it follows.
+_MAX_LEADING_WORDS = 12
+FOOTWEAR_PLURAL = 0.5
+# Share of the validation rows whose captions use the held-out synonyms.
+HELD_OUT_FRACTION = 0.3
 
 
 class FashionMnistBuilder:
@@ -70,18 +103,18 @@ class FashionMnistBuilder:
 
     `build()` writes `train.h5` (from the 60000 train images) and
     `validation.h5` (from the 10000 test images) into `out_dir`, with the
-    attribute ids, and `build_info.json` with the parameters and counts. When
-    both files already exist and were built with the same parameters it does
-    nothing, so training can call it every time. Files are written under
-    temporary names and renamed at the end: an interrupted build never leaves
-    a file that looks complete.
+    attribute ids and `held_out_words`, and `build_info.json` with the
+    parameters and counts. When both files already exist and were built with
+    the same parameters it does nothing, so training can call it every time.
+    Files are written under temporary names and renamed at the end: an
+    interrupted build never leaves a file that looks complete.
 
     The source is Debian's `dataset-fashion-mnist` (IDX files in
     `source_dir`); when that directory does not exist, the Keras download.
 
-    Colour, pattern and caption wording are drawn per example from
-    `numpy.random.default_rng((seed, split))`: the output is a function of the
-    parameters alone.
+    Colour, pattern, held-out rows and caption wording are drawn per example
+    from `numpy.random.default_rng((seed, split))`: the output is a function
+    of the parameters alone.
 
     Args:
         out_dir: directory of the output files.
@@ -261,7 +294,10 @@ class FashionMnistBuilder:
         labels = labels.astype(np.int32)
         colour_ids = rng.integers(len(COLOUR_NAMES), size=num, dtype=np.int32)
         pattern_ids = rng.integers(len(PATTERN_NAMES), size=num, dtype=np.int32)
-        descriptions = _captions(labels, colour_ids, pattern_ids, rng)
+        held_out = np.zeros(num, bool)
+        if split == "validation":
+            held_out[rng.permutation(num)[: round(HELD_OUT_FRACTION * num)]] = True
+        descriptions = _captions(labels, colour_ids, pattern_ids, rng, held_out)
         resize = (
             _resize_matrix(images.shape[1], self.size),
             _resize_matrix(images.shape[2], self.size),
@@ -284,6 +320,7 @@ class FashionMnistBuilder:
                 f["class_id"][rows] = labels[rows]
                 f["colour_id"][rows] = colour_ids[rows]
                 f["pattern_id"][rows] = pattern_ids[rows]
+                f[schema.HELD_OUT][rows] = held_out[rows]
                 if stop == num or stop // _PROGRESS_EVERY > start // _PROGRESS_EVERY:
                     print(f"fashion_mnist: {split} {stop}/{num} images", flush=True)
 
@@ -395,40 +432,76 @@ def _colourise(grey, colour_ids, pattern_ids, resize, masks):
     return out.reshape(features.shape[:3] + (3,)).astype(np.uint8)
 
 
-def _captions(class_ids, colour_ids, pattern_ids, rng):
-    """Template captions naming colour, class and pattern; returns an object array of str.
+def _captions(class_ids, colour_ids, pattern_ids, rng, held_out=None):
+    """Captions naming colour, class and pattern; returns an object array of str.
 
+    A caption is either short (one template, random case and full stop) or,
+    with probability `SHOP_STYLE`, shop-style: the template as a sentence
+    followed by one to three `_DETAILS` sentences, one of which comes first
+    with probability `DETAIL_FIRST`. Colour and class words are drawn from
+    their synonyms, footwear is plural with probability `FOOTWEAR_PLURAL`.
     A solid product's caption leaves the pattern out with probability
     `SOLID_WITHOUT_PATTERN_WORD` (what leaves it out is the absence of a
     pattern, as in a shop's "a red dress").
+
+    Args:
+        class_ids, colour_ids, pattern_ids: (N,) attribute ids.
+        rng: a `numpy.random.Generator`; every draw is made up front, so the
+            captions do not depend on how the rows are chunked.
+        held_out: (N,) bool or None; these rows say the held-out colour word
+            and, where the class has one, the held-out class word.
     """
     num = len(class_ids)
-    # All draws up front, so the captions do not depend on the chunk size.
+    held_out = np.zeros(num, bool) if held_out is None else np.asarray(held_out, bool)
     template_ids = rng.integers(len(_TEMPLATES), size=num)
-    picks = rng.random((num, 3))
+    picks = rng.random((num, 4))
     capitalise = rng.random(num) < 0.5
     full_stop = rng.random(num) < 0.5
     no_pattern_word = (rng.random(num) < SOLID_WITHOUT_PATTERN_WORD) & (
         np.asarray(pattern_ids) == PATTERN_NAMES.index("solid")
     )
+    plural = rng.random(num) < FOOTWEAR_PLURAL
+    shop_style = rng.random(num) < SHOP_STYLE
+    num_details = rng.integers(1, 4, size=num)
+    detail_kinds = rng.random((num, len(_DETAILS))).argsort(axis=1)
+    detail_picks = rng.random((num, len(_DETAILS)))
+    detail_first = rng.random(num) < DETAIL_FIRST
     captions = np.empty(num, dtype=object)
     for i in range(num):
+        class_id, colour_id, pattern_id = class_ids[i], colour_ids[i], pattern_ids[i]
+        noun = _pick(CLASS_WORDS[class_id], picks[i, 0])
+        colour = _pick(COLOUR_WORDS[colour_id], picks[i, 3])
+        if held_out[i]:
+            colour = HELD_OUT_COLOUR_WORDS[colour_id]
+            noun = HELD_OUT_CLASS_WORDS[class_id] or noun
+        if plural[i]:
+            noun = PLURAL_FORMS.get(noun, noun)
+        is_plural = noun in PLURAL_NOUNS or noun in PLURAL_FORMS.values()
         templates = _TEMPLATES_WITHOUT_PATTERN if no_pattern_word[i] else _TEMPLATES
-        noun = _pick(CLASS_WORDS[class_ids[i]], picks[i, 0])
-        colour = COLOUR_NAMES[colour_ids[i]]
-        plural = noun in PLURAL_NOUNS
         text = templates[template_ids[i] % len(templates)].format(
-            article="" if plural else ("an " if colour[0] in "aeiou" else "a "),
+            article="" if is_plural else ("an " if colour[0] in "aeiou" else "a "),
             colour=colour,
             noun=noun,
-            adjective=_pick(PATTERN_ADJECTIVES[pattern_ids[i]], picks[i, 1]),
-            phrase=_pick(PATTERN_PHRASES[pattern_ids[i]], picks[i, 2]),
-            determiner="these" if plural else "this",
-            verb="are" if plural else "is",
+            adjective=_pick(PATTERN_ADJECTIVES[pattern_id], picks[i, 1]),
+            phrase=_pick(PATTERN_PHRASES[pattern_id], picks[i, 2]),
+            determiner="these" if is_plural else "this",
+            verb="are" if is_plural else "is",
         )
-        if capitalise[i]:
-            text = text[0].upper() + text[1:]
-        captions[i] = text + "." if full_stop[i] else text
+        if not shop_style[i]:
+            if capitalise[i]:
+                text = text[0].upper() + text[1:]
+            captions[i] = text + "." if full_stop[i] else text
+            continue
+        main = text[0].upper() + text[1:] + "."
+        details = [
+            _pick(_DETAILS[kind], detail_picks[i, kind])
+            for kind in detail_kinds[i, : num_details[i]]
+        ]
+        lead = detail_first[i] and (
+            len(split_words(details[0])) + len(split_words(main)) <= _MAX_LEADING_WORDS
+        )
+        sentences = [details[0], main] + details[1:] if lead else [main] + details
+        captions[i] = " ".join(sentences)
     return captions
 
 
