@@ -16,6 +16,12 @@ EMA generator and reports, for generated and real images side by side:
 - `edits`: single-word edits of plain descriptions with the same seed
   (`metrics.edit_consistency`; embedded data only).
 
+When the validation data marks captions written with held-out synonyms
+(`held_out_words`, the embedded data), the attribute accuracies and
+R-precisions are also reported per caption set under `caption_sets`
+(`held_out` and `in_vocabulary`), each R-precision ranking among its own
+set's captions.
+
 The run is opened read-only (`RunContext.open`); the only files written
 are the result and the evaluation's own caches (`<workdir>/eval/`) and
 TensorBoard events (`<workdir>/logs/eval/`).
@@ -89,6 +95,14 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
         "generated": {},
         "real": {},
     }
+    # Held-out synonyms: the captions the data marks as written with words no
+    # training caption uses, next to the others (same metrics, same images).
+    sets = evaluation.caption_sets(examples)
+    if sets:
+        result["caption_sets"] = {
+            name: {"num_captions": len(rows), "generated": {}, "real": {}}
+            for name, rows in sets.items()
+        }
     # The attribute classifier (loaded once): needed by `attributes`, which
     # raises without attribute ids, and used by `variety` / `edits` when the
     # data has them.
@@ -112,6 +126,12 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
             classifier, real_unit, labels
         )
         result["real"]["classifier_validation_accuracy"] = accuracy
+        for name, rows in sets.items():
+            picked = {k: v[rows] for k, v in labels.items()}
+            for side, images in (("generated", fake_unit), ("real", real_unit)):
+                result["caption_sets"][name][side]["attribute_accuracy"] = (
+                    evaluation.attribute_metrics(classifier, images[rows], picked)
+                )
         # Captions that leave the pattern out (solid products, as shops write them).
         unnamed = np.array([not attributes.names_a_pattern(c) for c in captions])
         if unnamed.any():
@@ -124,26 +144,21 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
         result["generated"]["domain_fid"] = evaluation.domain_fid(classifier, real_unit, fake_unit)
     if "r_precision" in metrics:
         damsm = context.restore_damsm()
-        token_ids, _ = model.tokenizer(tf.constant(captions))
-        _, sentences = damsm.text_encoder(token_ids, training=False)
+        sentences = evaluation.sentence_features(damsm, model.tokenizer, captions)
         ids = np.asarray(content_id(examples))
         candidates = r_precision_lib.fitting_candidates(ids, R_PRECISION_CANDIDATES)
         name = r_precision_lib.metric_name(candidates)
         if candidates < R_PRECISION_CANDIDATES:
             log_fn(f"eval: R-precision ranks among {candidates} captions, reported as {name}")
         for side, images in (("generated", fake), ("real", real)):
-            features = np.concatenate(
-                [
-                    damsm.image_encoder(
-                        evaluation.to_unit_range(images[i : i + BATCH_SIZE], size),
-                        training=False,
-                    )[1].numpy()
-                    for i in range(0, len(images), BATCH_SIZE)
-                ]
-            )
+            features = evaluation.damsm_features(damsm, images, size, BATCH_SIZE)
             result[side][name] = r_precision_lib.r_precision_from_features(
-                features, sentences.numpy(), ids, candidates, seed=seed
+                features, sentences, ids, candidates, seed=seed
             )
+            for caption_set, values in evaluation.r_precision_by_set(
+                features, sentences, ids, sets, seed=seed
+            ).items():
+                result["caption_sets"][caption_set][side].update(values)
     if "inception" in metrics:
         result["generated"].update(evaluation.inception_metrics(inception(), real, fake))
     if "variety" in metrics:
@@ -238,7 +253,7 @@ def write_result(result, out, workdir):
     files.write_json(out, result)
     writer = tf.summary.create_file_writer(os.path.join(workdir, "logs", "eval"))
     with writer.as_default(step=result["step"]):
-        for section in ("generated", "real", "variety", "edit_consistency"):
+        for section in ("generated", "real", "caption_sets", "variety", "edit_consistency"):
             for tag, value in _scalars(result.get(section, {}), section):
                 tf.summary.scalar(tag, value)
     writer.flush()

@@ -12,11 +12,13 @@ import numpy as np
 import tensorflow as tf
 
 from fashion_t2i import files
+from fashion_t2i.data import schema
 from fashion_t2i.data.attributes import ATTRIBUTE_HEADS
 from fashion_t2i.data.attributes import content_id
 from fashion_t2i.metrics import attribute_classifier as attribute_lib
 from fashion_t2i.metrics import frechet_distance
 from fashion_t2i.metrics import inception_score
+from fashion_t2i.metrics import r_precision as r_precision_lib
 from fashion_t2i.progress import log
 
 CLASSIFIER_FILENAME = "attribute_classifier.keras"
@@ -173,3 +175,58 @@ def content_groups(examples, max_descriptions, max_group):
 
 def decode_captions(examples):
     return [c.decode("utf-8") if isinstance(c, bytes) else str(c) for c in examples["caption"]]
+
+
+def caption_sets(examples):
+    """Rows of `examples` by caption set, when the data marks held-out captions.
+
+    The embedded validation file marks the captions written with held-out
+    synonyms (words no training caption uses) in `held_out_words`.
+
+    Returns:
+        `{"in_vocabulary": rows, "held_out": rows}` (int arrays), or `{}`
+        when no row is marked.
+    """
+    marks = examples.get(schema.HELD_OUT)
+    if marks is None or not np.any(marks):
+        return {}
+    marks = np.asarray(marks).astype(bool)
+    return {"in_vocabulary": np.flatnonzero(~marks), "held_out": np.flatnonzero(marks)}
+
+
+def damsm_features(damsm, images, size, batch_size=64):
+    """The DAMSM's global image features of uint8 or [-1, 1] `images`: [N, D]."""
+    return np.concatenate(
+        [
+            damsm.image_encoder(
+                to_unit_range(images[i : i + batch_size], size), training=False
+            )[1].numpy()
+            for i in range(0, len(images), batch_size)
+        ]
+    )
+
+
+def sentence_features(damsm, tokenizer, captions, batch_size=256):
+    """The DAMSM's sentence features of caption strings: [N, D]."""
+    out = []
+    for i in range(0, len(captions), batch_size):
+        token_ids, _ = tokenizer(tf.constant(captions[i : i + batch_size]))
+        out.append(damsm.text_encoder(token_ids, training=False)[1].numpy())
+    return np.concatenate(out)
+
+
+def r_precision_by_set(image_features, sentences, ids, sets, seed=0):
+    """R-precision within each caption set: {set: {name: value}} (see `caption_sets`).
+
+    Candidates are drawn from the set's own captions, so a held-out caption
+    competes with held-out captions only.
+    """
+    result = {}
+    for name, rows in sets.items():
+        candidates = r_precision_lib.fitting_candidates(ids[rows])
+        result[name] = {
+            r_precision_lib.metric_name(candidates): r_precision_lib.r_precision_from_features(
+                image_features[rows], sentences[rows], ids[rows], candidates, seed=seed
+            )
+        }
+    return result

@@ -185,8 +185,12 @@ def damsm_r_precision_hook(context, damsm, results, log_fn=log):
     Top-1 of K = min(100, available) candidates
     (`r_precision.fitting_candidates`); the name is `r_precision` for 100 and
     `r_precision_at_<K>` for fewer (`r_precision.metric_name`). The latest
-    value is also kept in `results[<name>]`.
+    value is also kept in `results[<name>]`. When the validation data marks
+    captions written with held-out synonyms, the R-precision within the
+    held-out and the other captions of the first pairs is also logged,
+    as `eval/held_out/<name>` and `eval/in_vocabulary/<name>`.
     """
+    by_set = _r_precision_by_set(context, damsm)
 
     def hook(step, writer):
         images, sentences, ids = encode_validation(
@@ -203,8 +207,50 @@ def damsm_r_precision_hook(context, damsm, results, log_fn=log):
         log_fn(
             f"[damsm] step {step}  validation R-precision (top-1 of {candidates}) {value:.3f}"
         )
+        if by_set is not None:
+            values = by_set()
+            with writer.as_default(step=step):
+                for caption_set, metrics in values.items():
+                    for metric, number in metrics.items():
+                        tf.summary.scalar(f"eval/{caption_set}/{metric}", number)
+            log_fn(
+                f"[damsm] step {step}  validation R-precision by caption set: "
+                + ", ".join(
+                    f"{caption_set} {number:.3f} ({metric})"
+                    for caption_set, metrics in values.items()
+                    for metric, number in metrics.items()
+                )
+            )
 
     return hook
+
+
+def _r_precision_by_set(context, damsm):
+    """A function giving `evaluation.r_precision_by_set` on the first validation pairs.
+
+    None when the validation data marks no held-out captions.
+    """
+    reader = context.validation_reader
+    examples = evaluation.read_examples(
+        reader, min(R_PRECISION_EXAMPLES, reader.num_examples)
+    )
+    sets = evaluation.caption_sets(examples)
+    if not sets:
+        return None
+    size = context.stage_sizes[-1]
+    captions = evaluation.decode_captions(examples)
+    ids = np.asarray(content_id(examples))
+
+    def compute():
+        return evaluation.r_precision_by_set(
+            evaluation.damsm_features(damsm, examples["image"], size),
+            evaluation.sentence_features(damsm, context.tokenizer, captions),
+            ids,
+            sets,
+            seed=context.config.data.seed,
+        )
+
+    return compute
 
 
 def damsm_attention_hook(context, damsm):
