@@ -53,8 +53,13 @@ def _demo():
         # only blurs the products (off: pattern accuracy of generated images
         # 0.41 -> 1.00 and class 0.28 -> 0.45 after 900 steps).
         data=DataConfig(batch_size=32, fashion_mnist_size=64, augment=False),
-        text=TextConfig(max_words=12),
+        # The vocabulary: the captions' words and the 50 000 most frequent
+        # words of GloVe, whose vectors stay frozen (see docs/RESULTS.md,
+        # "Free-form descriptions").
+        text=TextConfig(max_words=12, pretrained_words=50_000),
         model=ModelConfig(
+            word_vectors_path="glove-6b-50d",
+            embedding_mode="projected_offsets",
             embedding_dim=64,
             joint_dim=128,
             image_encoder_size=75,
@@ -111,8 +116,12 @@ def _catalogue():
         ),
         # Shop descriptions are longer than the embedded templates; a word seen
         # once in a few hundred captions is kept (min_count 1).
-        text=TextConfig(max_words=18),
+        # GloVe's most frequent words join the catalogue's own: a shop's
+        # customers use words its catalogue never did.
+        text=TextConfig(max_words=18, pretrained_words=50_000),
         model=ModelConfig(
+            word_vectors_path="glove-6b-50d",
+            embedding_mode="projected_offsets",
             embedding_dim=64,
             joint_dim=128,
             # ImageNet weights cannot be downloaded offline: the encoder starts
@@ -157,8 +166,12 @@ def _fashiongen():
             validation_path="fashiongen_256_256_validation.h5",
             batch_size=16,
         ),
-        text=TextConfig(max_words=18, min_count=5),
+        # --word_vectors takes larger vectors (e.g. GloVe 840B 300d as a text
+        # file, with --word_vectors_dim 300).
+        text=TextConfig(max_words=18, min_count=5, pretrained_words=50_000),
         model=ModelConfig(
+            word_vectors_path="glove-6b-50d",
+            embedding_mode="projected_offsets",
             embedding_dim=300,
             joint_dim=256,
             image_encoder_size=299,
