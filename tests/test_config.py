@@ -221,3 +221,29 @@ def test_hard_mismatch_needs_the_mismatch_term():
     with pytest.raises(ValueError, match="hard_mismatch needs mismatch_term"):
         Config().replace(train={"hard_mismatch": True, "mismatch_term": False})
     assert Config().replace(train={"hard_mismatch": True}).train.hard_mismatch
+
+
+@pytest.mark.parametrize("mode", ["projected", "projected_offsets"])
+def test_projected_embedding_needs_word_vectors(mode):
+    message = rf"embedding_mode='{mode}' needs word vectors: .*\(--word_vectors\)"
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(embedding_mode=mode)
+    config = ModelConfig(embedding_mode=mode, word_vectors_path="glove-6b-50d")
+    assert config.embedding_mode == mode and config.word_vectors_dim == 50
+
+
+def test_unknown_embedding_mode_lists_the_modes():
+    message = r"embedding_mode must be one of .*'projected_offsets'.*got 'frozen'"
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(embedding_mode="frozen", word_vectors_path="glove-6b-50d")
+
+
+def test_word_vectors_dim_must_be_positive():
+    with pytest.raises(ValueError, match=r"word_vectors_dim must be >= 1, got 0"):
+        ModelConfig(word_vectors_dim=0)
+
+
+def test_pretrained_words_must_not_be_negative():
+    with pytest.raises(ValueError, match=r"pretrained_words must be >= 0, got -1"):
+        Config().replace(text={"pretrained_words": -1})
+    assert Config().replace(text={"pretrained_words": 0}).text.pretrained_words == 0

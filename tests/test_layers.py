@@ -8,7 +8,8 @@ import pytest
 import tensorflow as tf
 
 import model_fixtures
-from fashion_t2i import checkpointing
+from fashion_t2i import checkpointing, networks
+from fashion_t2i.config import ModelConfig
 from fashion_t2i.models.blocks import GLU, ResidualBlock, unit_rms
 from fashion_t2i.models.conditioning_augmentation import ConditioningAugmentation
 from fashion_t2i.models.discriminator import Discriminator
@@ -101,6 +102,157 @@ def test_text_encoder_constant_initializer_survives_round_trip():
     copy = model_fixtures.assert_config_round_trip(encoder)
     copy(IDS)
     np.testing.assert_array_equal(copy.embedding.embeddings.numpy(), matrix)
+
+
+# --- TextEncoder over frozen pretrained vectors (pretrained_dim) ----------------------
+
+# Pretrained vectors of size 4 for the VOCAB words: row i is [4i, 4i+1, 4i+2, 4i+3] / 10.
+VECTORS = np.arange(VOCAB * 4, dtype=np.float32).reshape(VOCAB, 4) / 10
+PROJECTION_KERNEL = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, -1, 0]], np.float32)
+PROJECTION_BIAS = np.array([0.1, -0.2, 0.3], np.float32)
+
+
+def projected_encoder(word_offsets=True):
+    keras.utils.set_random_seed(0)
+    encoder = TextEncoder(
+        VOCAB, embedding_dim=3, joint_dim=D,
+        embeddings_initializer=keras.initializers.Constant(VECTORS),
+        pretrained_dim=4, word_offsets=word_offsets, name="text_encoder",
+    )
+    encoder(IDS)
+    return encoder
+
+
+def paths(variables):
+    return {v.path for v in variables}
+
+
+def test_projected_table_is_frozen_and_offsets_start_at_zero():
+    encoder = projected_encoder()
+    table = encoder.embedding.embeddings
+
+    assert table.path in paths(encoder.non_trainable_weights)
+    assert table.path not in paths(encoder.trainable_weights)
+    np.testing.assert_array_equal(table.numpy(), VECTORS)
+    assert encoder.offsets.embeddings.path in paths(encoder.trainable_weights)
+    assert encoder.offsets.embeddings.shape == (VOCAB, 4)
+    np.testing.assert_array_equal(encoder.offsets.embeddings.numpy(), 0.0)
+    assert encoder.projection.kernel.shape == (4, 3)
+    assert encoder.projection.kernel.path in paths(encoder.trainable_weights)
+
+
+def test_projected_mode_without_offsets_has_no_offsets():
+    encoder = projected_encoder(word_offsets=False)
+    assert encoder.offsets is None
+    assert paths(encoder.non_trainable_weights) == {encoder.embedding.embeddings.path}
+
+
+def test_projected_words_enter_the_lstm_as_projected_vector_plus_offset():
+    encoder = projected_encoder()
+    offsets = np.zeros((VOCAB, 4), np.float32)
+    offsets[3] = 1.0
+    offsets[5] = [0, 0, 0, -2]
+    encoder.offsets.embeddings.assign(offsets)
+    encoder.projection.kernel.assign(PROJECTION_KERNEL)
+    encoder.projection.bias.assign(PROJECTION_BIAS)
+
+    # Each word's LSTM input: (vector + offset) @ kernel + bias.
+    inputs = (VECTORS + offsets) @ PROJECTION_KERNEL + PROJECTION_BIAS
+    # By hand, word 3: [1.2, 1.3, 1.4, 1.5] + 1 = [2.2, 2.3, 2.4, 2.5]
+    # -> [2.2 + 2.5, 2.3 - 2.5, 2.4] + bias = [4.8, -0.4, 2.7].
+    np.testing.assert_allclose(inputs[3], [4.8, -0.4, 2.7], atol=1e-6)
+    # Word 5: [2.0, 2.1, 2.2, 2.3 - 2] -> [2.3, 1.8, 2.2] + bias = [2.4, 1.6, 2.5].
+    np.testing.assert_allclose(inputs[5], [2.4, 1.6, 2.5], atol=1e-6)
+
+    # A trained-table encoder whose table is those inputs, with the same LSTM,
+    # gives the same word and sentence features.
+    reference = TextEncoder(
+        VOCAB, embedding_dim=3, joint_dim=D,
+        embeddings_initializer=keras.initializers.Constant(inputs),
+    )
+    reference(IDS)
+    reference.lstm.set_weights(encoder.lstm.get_weights())
+    model_fixtures.assert_same_outputs(encoder(IDS), reference(IDS), atol=1e-5)
+
+
+def test_training_moves_the_offsets_of_used_words_only_and_never_the_table():
+    encoder = projected_encoder()
+    ids = np.array([[2, 3, 2], [3, 3, 2]], np.int32)  # only words 2 and 3, no padding
+    optimizer = keras.optimizers.Adam(learning_rate=0.01)
+    projection_before = encoder.projection.kernel.numpy().copy()
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            words, sentence = encoder(ids, training=True)
+            loss = tf.reduce_mean(tf.square(sentence - 1.0)) + tf.reduce_mean(words)
+        gradients = tape.gradient(loss, encoder.trainable_variables)
+        optimizer.apply(gradients, encoder.trainable_variables)
+
+    np.testing.assert_array_equal(encoder.embedding.embeddings.numpy(), VECTORS)
+    offsets = encoder.offsets.embeddings.numpy()
+    assert np.all(np.abs(offsets[[2, 3]]).sum(-1) > 0)
+    unused = [i for i in range(VOCAB) if i not in (2, 3)]
+    np.testing.assert_array_equal(offsets[unused], 0.0)
+    assert not np.array_equal(encoder.projection.kernel.numpy(), projection_before)
+
+
+def test_word_offsets_without_pretrained_table_raises():
+    with pytest.raises(ValueError, match=r"word_offsets needs a pretrained table"):
+        TextEncoder(VOCAB, embedding_dim=6, joint_dim=D, word_offsets=True)
+
+
+def test_projected_encoder_serialisation_round_trip():
+    encoder = projected_encoder()
+    encoder.offsets.embeddings.assign(np.full((VOCAB, 4), 0.5, np.float32))
+    expected = encoder(IDS)
+
+    copy = model_fixtures.assert_config_round_trip(encoder)
+    assert copy.pretrained_dim == 4 and copy.word_offsets
+    copy(IDS)
+    assert copy.embedding.embeddings.path in paths(copy.non_trainable_weights)
+    np.testing.assert_array_equal(copy.embedding.embeddings.numpy(), VECTORS)
+    copy_weights(encoder, copy)
+    model_fixtures.assert_same_outputs(copy(IDS), expected)
+
+
+# --- networks.text_encoder: the embedding from ModelConfig's word vectors ---------------
+
+VECTOR_TOKENS = ["[PAD]", "[UNK]", "dress", "red", "coat"]
+
+
+@pytest.fixture
+def vectors_file(tmp_path):
+    path = tmp_path / "vectors.txt"
+    path.write_text("red 1 2 3 4\ndress 5 6 7 8\nskirt 9 9 9 9\n", encoding="utf-8")
+    return str(path)
+
+
+def vectors_config(path, **kwargs):
+    return ModelConfig(
+        word_vectors_path=path, word_vectors_dim=4, embedding_dim=6, joint_dim=D, **kwargs
+    )
+
+
+@pytest.mark.parametrize("mode", ["projected", "projected_offsets"])
+def test_networks_text_encoder_freezes_the_file_vectors(vectors_file, mode):
+    encoder = networks.text_encoder(
+        vectors_config(vectors_file, embedding_mode=mode), len(VECTOR_TOKENS), VECTOR_TOKENS
+    )
+    encoder(IDS % len(VECTOR_TOKENS))
+
+    table = encoder.embedding.embeddings
+    assert table.shape == (5, 4) and table.path in paths(encoder.non_trainable_weights)
+    np.testing.assert_array_equal(table.numpy()[2:4], [[5, 6, 7, 8], [1, 2, 3, 4]])
+    np.testing.assert_array_equal(table.numpy()[0], 0.0)
+    assert np.all(np.abs(table.numpy()[[1, 4]]) <= 0.05)
+    assert encoder.pretrained_dim == 4
+    assert encoder.word_offsets == (mode == "projected_offsets")
+    assert encoder.projection.kernel.shape == (4, 6)
+
+
+def test_networks_text_encoder_trainable_mode_needs_vectors_of_embedding_dim(vectors_file):
+    config = vectors_config(vectors_file, embedding_mode="trainable")
+    with pytest.raises(ValueError, match=r"vectors\.txt: vectors of size 4, embedding_dim is 6"):
+        networks.text_encoder(config, len(VECTOR_TOKENS), VECTOR_TOKENS)
 
 
 # --- ImageEncoder (InceptionV3 at its 75 px minimum; built once per module) ------------
