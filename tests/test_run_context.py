@@ -1,0 +1,84 @@
+"""RunContext.for_training: the vocabulary it writes into a new run directory."""
+
+import gzip
+import struct
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from fashion_t2i.config import get_preset
+from fashion_t2i.data.build_fashion_mnist_lib import FashionMnistBuilder
+from fashion_t2i.data.fashion_gen_reader import FashionGenReader
+from fashion_t2i.run_context import RunContext
+from fashion_t2i.text import vocabulary as vocabulary_lib
+
+# In frequency order, as in a vectors file; the first three a caption can
+# give are "quokka", "xylophone" and "zeppelin" (no caption says them).
+VECTOR_WORDS = ["Quokka", "quokka", ",", "xylophone", "well-known", "zeppelin", "ukulele"]
+
+
+def write_idx(path, array):
+    """`array` (uint8) as a gzipped IDX file, the Fashion-MNIST format."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim)
+    header += struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Tiny embedded data (24 train, 8 validation images of 16 px) from fake IDX files."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for prefix, num in (("train", 24), ("t10k", 8)):
+        write_idx(root / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (num, 28, 28)))
+        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", np.arange(num) % 10)
+    builder = FashionMnistBuilder(str(root / "built"), size=16, source_dir=str(root))
+    builder.build()
+    return {"train_path": builder.train_path, "validation_path": builder.validation_path}
+
+
+@pytest.fixture(scope="module")
+def vectors(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("vectors")
+    matrix = np.arange(len(VECTOR_WORDS) * 2, dtype=np.float32).reshape(-1, 2)
+    np.save(directory / "vectors.npy", matrix)
+    pq.write_table(pa.table({"word": VECTOR_WORDS}), directory / "index.parquet")
+    return str(directory)
+
+
+def training_vocabulary(data, vectors, workdir):
+    config = get_preset("smoke").replace(
+        data=data,
+        text={"pretrained_words": 3},
+        model={
+            "word_vectors_path": vectors,
+            "embedding_mode": "projected_offsets",
+            "word_vectors_dim": 2,
+        },
+    )
+    context = RunContext.for_training(config, str(workdir), log_fn=lambda message: None)
+    with open(context.vocabulary_path, encoding="utf-8") as f:
+        return f.read()
+
+
+def test_the_vocabulary_is_the_training_words_then_the_vector_words(data, vectors, tmp_path):
+    text = training_vocabulary(data, vectors, tmp_path / "run")
+
+    tokens = text.splitlines()
+    captions = FashionGenReader.from_config(
+        data["train_path"], get_preset("smoke").data
+    ).captions()
+    training = vocabulary_lib.build_vocabulary(captions)
+    assert len(training) > 10
+    assert tokens[: len(training)] == training
+    assert tokens[len(training):] == ["quokka", "xylophone", "zeppelin"]
+    assert tokens == vocabulary_lib.load_vocabulary(str(tmp_path / "run" / "vocabulary.txt"))
+
+
+def test_the_vocabulary_is_the_same_in_a_second_run(data, vectors, tmp_path):
+    first = training_vocabulary(data, vectors, tmp_path / "first")
+    second = training_vocabulary(data, vectors, tmp_path / "second")
+    assert first == second
