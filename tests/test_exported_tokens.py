@@ -5,8 +5,11 @@ conditioned on and the words as typed; they must equal `Tokenizer` +
 `detokenize` and `typed_words` in Python (and `TextToImage.generate`'s) for
 accents, emoji, punctuation, case, NFKC forms, texts beyond `max_words` and
 beyond `max_text_bytes`, with "[UNK]" in the tokens exactly where a typed
-word is not in the vocabulary.
+word is not in the vocabulary. Over a vocabulary of caption words and GloVe's
+most frequent words, tf.data and a reloaded SavedModel give the same ids.
 """
+
+import os
 
 import numpy as np
 import pytest
@@ -15,6 +18,8 @@ import tensorflow as tf
 from export import export_lib
 from fashion_t2i.config import get_preset
 from fashion_t2i.text import vocabulary as vocabulary_lib
+from fashion_t2i.text import word_vectors
+from fashion_t2i.text.tokenizer import Tokenizer
 from fashion_t2i.text_to_image import TextToImage
 
 CONFIG = get_preset("smoke")  # max_words 8
@@ -172,3 +177,68 @@ def test_the_exported_graph_replaces_invalid_utf8_as_python_does(model, attentio
     expected = as_lists(model.tokenizer.detokenize(ids))
     assert without_padding(expected[0]) == ["crêpe", "dress"]
     assert as_lists(attention_signature(texts=texts, seeds=seeds)["tokens"]) == expected
+
+
+# --- Over a vocabulary of caption words + GloVe's most frequent words -----------------
+
+GLOVE_WORDS = 20000  # holds "crimson", "gown", "scarlet", "café"; not "sneakers", "crème"
+GLOVE_TEXTS = [
+    "crimson gown",
+    "Scarlet sneakers",
+    "zzqxv",
+    "CAFÉ crème, naïve",
+    "Cafe\u0301 \ufb01ne red dress",  # combining accent, "ﬁ" ligature
+    "red crêpe de chine dress",
+    "",
+]
+
+
+class _TokenizerModule(tf.Module):
+    def __init__(self, tokenizer):
+        super().__init__()
+        self.tokenizer = tokenizer
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def tokenize(self, texts):
+        ids, lengths = self.tokenizer(texts)
+        return {"ids": ids, "lengths": lengths, "tokens": self.tokenizer.detokenize(ids)}
+
+
+@pytest.fixture
+def glove_tokenizer(tmp_path_factory):
+    tokens = vocabulary_lib.extend_vocabulary(
+        vocabulary_lib.build_vocabulary(CAPTIONS),
+        word_vectors.pretrained_words("glove-6b-50d", GLOVE_WORDS),
+    )
+    path = str(tmp_path_factory.mktemp("glove_vocab") / vocabulary_lib.FILENAME)
+    vocabulary_lib.save_vocabulary(tokens, path)
+    return Tokenizer(path, CONFIG.text.max_words)
+
+
+def test_tf_data_and_the_saved_graph_give_the_same_ids_over_glove_words(
+    glove_tokenizer, tmp_path
+):
+    dataset = tf.data.Dataset.from_tensor_slices(GLOVE_TEXTS).batch(len(GLOVE_TEXTS))
+    (data_ids, data_lengths), = list(dataset.map(glove_tokenizer))
+
+    export_dir = str(tmp_path / "tokenizer")
+    tf.saved_model.save(_TokenizerModule(glove_tokenizer), export_dir)
+    # The reloaded graph reads its own copy of the vocabulary (an asset).
+    os.remove(glove_tokenizer.vocabulary_path)
+    exported = tf.saved_model.load(export_dir).tokenize(tf.constant(GLOVE_TEXTS))
+
+    np.testing.assert_array_equal(exported["ids"].numpy(), data_ids.numpy())
+    np.testing.assert_array_equal(exported["lengths"].numpy(), data_lengths.numpy())
+    tokens = [without_padding(row) for row in as_lists(exported["tokens"])]
+    assert tokens == [
+        ["crimson", "gown"],
+        ["scarlet", "[UNK]"],
+        ["[UNK]"],
+        ["café", "[UNK]", "naïve"],  # "naïve" from CAPTIONS
+        ["café", "fine", "red", "dress"],
+        ["red", "crêpe", "de", "chine", "dress"],
+        [],
+    ]
+    tokens_of = {token: i for i, token in enumerate(glove_tokenizer.tokens)}
+    caption_words = len(vocabulary_lib.build_vocabulary(CAPTIONS))
+    assert tokens_of["crimson"] >= caption_words and tokens_of["red"] < caption_words
