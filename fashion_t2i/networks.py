@@ -36,6 +36,7 @@ def text_encoder(model_config, vocabulary_size, tokens=None):
             model_config.word_vectors_path,
             tokens,
             model_config.word_vectors_dim if projected else model_config.embedding_dim,
+            dim_name="word_vectors_dim (--word_vectors_dim)" if projected else "embedding_dim",
         )
         initializer = keras.initializers.Constant(matrix)
     return TextEncoder(

@@ -1,5 +1,6 @@
 """Shapes, masking, value ranges and Keras serialisation of every network, at tiny sizes."""
 
+import dataclasses
 import os
 
 import keras
@@ -252,6 +253,14 @@ def test_networks_text_encoder_freezes_the_file_vectors(vectors_file, mode):
 def test_networks_text_encoder_trainable_mode_needs_vectors_of_embedding_dim(vectors_file):
     config = vectors_config(vectors_file, embedding_mode="trainable")
     with pytest.raises(ValueError, match=r"vectors\.txt: vectors of size 4, embedding_dim is 6"):
+        networks.text_encoder(config, len(VECTOR_TOKENS), VECTOR_TOKENS)
+
+
+def test_networks_text_encoder_projected_mode_names_word_vectors_dim(vectors_file):
+    config = dataclasses.replace(
+        vectors_config(vectors_file, embedding_mode="projected"), word_vectors_dim=5
+    )
+    with pytest.raises(ValueError, match=r"size 4, word_vectors_dim \(--word_vectors_dim\) is 5"):
         networks.text_encoder(config, len(VECTOR_TOKENS), VECTOR_TOKENS)
 
 

@@ -264,11 +264,6 @@ def test_a_vectors_file_changed_on_disk_is_read_again(tmp_path):
     np.testing.assert_array_equal(vectors, [[7, 8]])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known bug: the cache key of a directory source is the directory's own "
-    "mtime and size, which do not change when the files in it are rewritten.",
-)
 def test_a_vectors_directory_whose_files_are_rewritten_is_read_again(tmp_path):
     source = write_directory(tmp_path, ["red", "dress"], np.array([[1, 2], [3, 4]], np.float32))
     assert pretrained_words(source, 5) == ["red", "dress"]

@@ -40,8 +40,12 @@ def read_word_vectors(source):
     """
     stamp = None
     if os.path.exists(source):
-        stat = os.stat(source)
-        stamp = (stat.st_mtime_ns, stat.st_size)
+        # A directory's own times do not change when a file in it is
+        # rewritten: stamp every file of it.
+        paths = (
+            sorted(glob.glob(os.path.join(source, "*"))) if os.path.isdir(source) else [source]
+        )
+        stamp = tuple((path, os.stat(path).st_mtime_ns, os.stat(path).st_size) for path in paths)
     # Read once per process (vocabulary and embedding both need the vectors);
     # a file changed on disk is read again.
     return _read(source, stamp)
@@ -117,11 +121,6 @@ def _read_text(path):
     return words, np.stack(rows)
 
 
-def dimension(source):
-    """Size d of the vectors of a source."""
-    return int(read_word_vectors(source)[1].shape[1])
-
-
 def is_single_word(word):
     """Whether the tokenizer can produce `word` as one word.
 
@@ -149,7 +148,7 @@ def pretrained_words(source, count):
     return result
 
 
-def load_word_vectors(source, tokens, dim=None, seed=0):
+def load_word_vectors(source, tokens, dim=None, seed=0, dim_name="embedding_dim"):
     """An embedding matrix for `tokens`, row i the vector of `tokens[i]`.
 
     Tokens missing from the source get small random rows (from `seed`); the
@@ -160,6 +159,7 @@ def load_word_vectors(source, tokens, dim=None, seed=0):
         source: see the module docstring.
         tokens: the vocabulary, id order.
         dim: expected vector size, or None for the source's.
+        dim_name: the setting `dim` comes from, named in the size error.
 
     Returns:
         float32 [len(tokens), d].
@@ -172,7 +172,7 @@ def load_word_vectors(source, tokens, dim=None, seed=0):
     size = int(vectors.shape[1])
     if dim is not None and size != dim:
         raise ValueError(
-            f"{source}: vectors of size {size}, embedding_dim is {dim}."
+            f"{source}: vectors of size {size}, {dim_name} is {dim}."
         )
     rng = np.random.default_rng(seed)
     matrix = rng.uniform(-0.05, 0.05, (len(tokens), size)).astype(np.float32)
