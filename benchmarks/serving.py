@@ -45,7 +45,9 @@ def build_untrained_export(config, base_dir, model_name=None, captions=serving_l
 
     The networks are built by `TextToImage.from_config` (as
     `TextToImage.from_workdir` builds them), over a vocabulary of the words in
-    `captions`, and written by
+    `captions` (and, as in training, the config's `pretrained_words` most
+    frequent words of its word vectors, so the table is full size), and
+    written by
     `export_lib.export_saved_model` with the config in `assets.extra`.
 
     Returns:
@@ -57,7 +59,17 @@ def build_untrained_export(config, base_dir, model_name=None, captions=serving_l
 
     model_name = model_name or config.export.model_name
     vocabulary = os.path.join(base_dir, vocabulary_lib.FILENAME)
-    vocabulary_lib.save_vocabulary(vocabulary_lib.build_vocabulary(captions), vocabulary)
+    tokens = vocabulary_lib.build_vocabulary(captions)
+    if config.model.word_vectors_path and config.text.pretrained_words:
+        from fashion_t2i.text import word_vectors
+
+        tokens = vocabulary_lib.extend_vocabulary(
+            tokens,
+            word_vectors.pretrained_words(
+                config.model.word_vectors_path, config.text.pretrained_words
+            ),
+        )
+    vocabulary_lib.save_vocabulary(tokens, vocabulary)
     model = TextToImage.from_config(config, vocabulary)
     export_lib.export_saved_model(model, base_dir, model_name, version=1)
     return os.path.join(base_dir, model_name)
@@ -149,12 +161,15 @@ def export_preset(version_dir):
 
 
 def run(model_base_path=None, preset="demo", model_name="fashion_t2i", batch_sizes=(1, 8),
-        clients=4, requests=50, repeats=3, warm_up=5):
+        clients=4, requests=50, repeats=3, warm_up=5, word_vectors=True):
     """Measures the in-process and gRPC rows (see the module docstring).
 
     Args:
         model_base_path: `<base>/<model_name>` of an export; None exports
             `preset` untrained into a temporary directory.
+        word_vectors: the untrained export keeps the preset's word vectors;
+            False exports it with a trained-from-scratch embedding over the
+            captions' words only (to measure what the vectors cost).
 
     Returns:
         A dict: `preset` (of the served export, None if it has no config),
@@ -165,9 +180,16 @@ def run(model_base_path=None, preset="demo", model_name="fashion_t2i", batch_siz
     from fashion_t2i.config import get_preset
     from serving.model_loader import ModelLoader
 
+    config = get_preset(preset)
+    if not word_vectors:
+        config = config.replace(
+            text={"pretrained_words": 0},
+            model={"word_vectors_path": "", "embedding_mode": "trainable"},
+        )
     rows = []
     with tempfile.TemporaryDirectory() as directory:
-        base = model_base_path or build_untrained_export(get_preset(preset), directory, model_name)
+        base = model_base_path or build_untrained_export(config, directory, model_name)
+        size_mb = _directory_megabytes(base)
         loader = ModelLoader(base, model_name)
         loader.poll()
         model = loader.servable(model_name)
@@ -190,7 +212,15 @@ def run(model_base_path=None, preset="demo", model_name="fashion_t2i", batch_siz
     if served_preset == TARGET_PRESET:
         target_met = _target_row(rows)["p50_ms"] <= TARGET_P50_MS
     return {"preset": served_preset, "version_dir": model.path, "rows": rows,
-            "target_met": target_met}
+            "target_met": target_met, "export_mb": size_mb}
+
+
+def _directory_megabytes(path):
+    """Total size of the files under `path`, in MB."""
+    total = 0
+    for root, _, names in os.walk(path):
+        total += sum(os.path.getsize(os.path.join(root, name)) for name in names)
+    return total / (1024.0 * 1024.0)
 
 
 def _target_row(rows):
@@ -201,7 +231,8 @@ def _target_row(rows):
 
 def report(results):
     """The printout of `run`'s results: the table and the target check."""
-    lines = [f"{'path':<10} {'clients':>7} {'batch':>5} {'requests':>8} "
+    lines = [f"export: {results['export_mb']:.1f} MB",
+             f"{'path':<10} {'clients':>7} {'batch':>5} {'requests':>8} "
              + " ".join(f"{f'p{p} ms':>7}" for p in serving_load.PERCENTILES)
              + f" {'requests/s':>10} {'(min - max)':>15} {'images/s':>8}"]
     for row in results["rows"]:
@@ -244,6 +275,11 @@ def define_flags():
         "Preset of the untrained export (ignored with --model_base_path: the export's config "
         "names its preset).",
     )
+    flags.DEFINE_bool(
+        "word_vectors", True,
+        "Untrained export with the preset's word vectors; --noword_vectors: with one embedding "
+        "table over the captions' words instead (what the vectors cost in size and latency).",
+    )
     flags.DEFINE_string("model_name", "fashion_t2i", "Served model name.")
     flags.DEFINE_multi_integer("batch_sizes", [1, 8], "Texts per request; repeatable.", lower_bound=1)
     flags.DEFINE_integer("clients", 4, "Concurrent gRPC clients.", lower_bound=1)
@@ -259,7 +295,8 @@ def main(argv):
     print(f"serving {source}: {FLAGS.warm_up} warm-up requests per client, then {FLAGS.repeats} "
           f"runs of {FLAGS.requests} requests per client", flush=True)
     results = run(FLAGS.model_base_path, FLAGS.preset, FLAGS.model_name, FLAGS.batch_sizes,
-                  FLAGS.clients, FLAGS.requests, FLAGS.repeats, FLAGS.warm_up)
+                  FLAGS.clients, FLAGS.requests, FLAGS.repeats, FLAGS.warm_up,
+                  FLAGS.word_vectors)
     print(report(results))
 
 
