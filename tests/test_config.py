@@ -223,7 +223,7 @@ def test_hard_mismatch_needs_the_mismatch_term():
     assert Config().replace(train={"hard_mismatch": True}).train.hard_mismatch
 
 
-@pytest.mark.parametrize("mode", ["projected", "projected_offsets"])
+@pytest.mark.parametrize("mode", ["projected", "projected_offsets", "table_and_projected"])
 def test_projected_embedding_needs_word_vectors(mode):
     message = rf"embedding_mode='{mode}' needs word vectors: .*\(--word_vectors\)"
     with pytest.raises(ValueError, match=message):

@@ -196,6 +196,44 @@ def test_training_moves_the_offsets_of_used_words_only_and_never_the_table():
     assert not np.array_equal(encoder.projection.kernel.numpy(), projection_before)
 
 
+def test_table_and_projected_starts_as_the_trained_table_and_adds_the_projected_vectors():
+    keras.utils.set_random_seed(0)
+    encoder = TextEncoder(
+        VOCAB, embedding_dim=3, joint_dim=D,
+        embeddings_initializer=keras.initializers.Constant(VECTORS),
+        pretrained_dim=4, word_table=True, name="text_encoder",
+    )
+    encoder(IDS)
+    assert encoder.offsets is None
+    assert encoder.table.embeddings.path in paths(encoder.trainable_weights)
+    assert encoder.embedding.embeddings.path in paths(encoder.non_trainable_weights)
+    # The map starts at zero: the LSTM reads the trained table alone.
+    np.testing.assert_array_equal(encoder.projection.kernel.numpy(), 0.0)
+    table = encoder.table.embeddings.numpy()
+    reference = TextEncoder(
+        VOCAB, embedding_dim=3, joint_dim=D,
+        embeddings_initializer=keras.initializers.Constant(table),
+    )
+    reference(IDS)
+    reference.lstm.set_weights(encoder.lstm.get_weights())
+    model_fixtures.assert_same_outputs(encoder(IDS), reference(IDS), atol=1e-6)
+
+    # With a map: table row + vector @ kernel + bias.
+    encoder.projection.kernel.assign(PROJECTION_KERNEL)
+    encoder.projection.bias.assign(PROJECTION_BIAS)
+    # Word 3 by hand: [1.2, 1.3, 1.4, 1.5] -> [2.7, -0.2, 1.4] + bias = [2.8, -0.4, 1.7].
+    inputs = table + VECTORS @ PROJECTION_KERNEL + PROJECTION_BIAS
+    np.testing.assert_allclose(inputs[3] - table[3], [2.8, -0.4, 1.7], atol=1e-6)
+    reference.embedding.embeddings.assign(inputs)
+    model_fixtures.assert_same_outputs(encoder(IDS), reference(IDS), atol=1e-5)
+    assert TextEncoder.from_config(encoder.get_config()).word_table
+
+
+def test_word_table_without_pretrained_table_raises():
+    with pytest.raises(ValueError, match=r"word_table needs a pretrained table"):
+        TextEncoder(VOCAB, embedding_dim=3, joint_dim=D, word_table=True)
+
+
 def test_word_offsets_without_pretrained_table_raises():
     with pytest.raises(ValueError, match=r"word_offsets needs a pretrained table"):
         TextEncoder(VOCAB, embedding_dim=6, joint_dim=D, word_offsets=True)
@@ -233,7 +271,7 @@ def vectors_config(path, **kwargs):
     )
 
 
-@pytest.mark.parametrize("mode", ["projected", "projected_offsets"])
+@pytest.mark.parametrize("mode", ["projected", "projected_offsets", "table_and_projected"])
 def test_networks_text_encoder_freezes_the_file_vectors(vectors_file, mode):
     encoder = networks.text_encoder(
         vectors_config(vectors_file, embedding_mode=mode), len(VECTOR_TOKENS), VECTOR_TOKENS
@@ -247,6 +285,7 @@ def test_networks_text_encoder_freezes_the_file_vectors(vectors_file, mode):
     assert np.all(np.abs(table.numpy()[[1, 4]]) <= 0.05)
     assert encoder.pretrained_dim == 4
     assert encoder.word_offsets == (mode == "projected_offsets")
+    assert encoder.word_table == (mode == "table_and_projected")
     assert encoder.projection.kernel.shape == (4, 6)
 
 

@@ -4,7 +4,7 @@ import dataclasses
 
 REGION_LAYERS = ("mixed6", "mixed7")
 SIMILARITY_MODES = ("t2i", "i2t", "both")
-EMBEDDING_MODES = ("trainable", "projected", "projected_offsets")
+EMBEDDING_MODES = ("trainable", "projected", "projected_offsets", "table_and_projected")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,9 +29,12 @@ class ModelConfig:
             seen in training keep a usable representation;
             `"projected_offsets"`: as `"projected"`, plus a trained per-word
             offset added to the vectors (words of the training captions move,
-            the others keep their vector). Both projected modes need
-            `word_vectors_path`.
-        word_vectors_dim: size of the vectors in the projected modes (50 for
+            the others keep their vector); `"table_and_projected"`: a trained
+            table as in `"trainable"` plus the frozen vectors through a
+            trained map that starts at zero (training starts as with the
+            table alone; words no caption used read through the map). All but
+            `"trainable"` need `word_vectors_path`.
+        word_vectors_dim: size of the vectors in the modes other than `"trainable"` (50 for
             `"glove-6b-50d"`); checked against the vectors when a run starts.
         region_layer: InceptionV3 tap for region features. Keras `mixed7` is
             TF-slim's `Mixed_6e` (the seed's layer, 17x17x768 at 299 px);

@@ -15,7 +15,11 @@ class TextEncoder(keras.layers.Layer):
     a word never seen in a caption lands near the words its vector is near.
     With `word_offsets`, a trained per-word offset (zero at the start) is
     added to the vector before the map: words of the training captions can
-    move, the others keep their pretrained vector.
+    move, the others keep their pretrained vector. With `word_table`, a
+    trained table of `embedding_dim` (as without vectors) is added after the
+    map, which then starts at zero: training starts as the plain trained
+    table does, and the map takes from the vectors what helps the loss; a
+    word no caption used reads mostly through the map.
 
     Word features `e` [B, T, D] are the LSTM outputs of both directions
     (zero at padding positions); the sentence feature `e_bar` [B, D] is the
@@ -34,6 +38,8 @@ class TextEncoder(keras.layers.Layer):
             `embedding_dim` table instead.
         word_offsets: add a trained per-word offset to the frozen vectors
             (only with `pretrained_dim`).
+        word_table: add a trained `embedding_dim` table after the map, and
+            start the map at zero (only with `pretrained_dim`).
 
     Call args:
         token_ids: int [B, T], 0 for padding.
@@ -56,6 +62,7 @@ class TextEncoder(keras.layers.Layer):
         embeddings_initializer="uniform",
         pretrained_dim=0,
         word_offsets=False,
+        word_table=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -63,6 +70,8 @@ class TextEncoder(keras.layers.Layer):
             raise ValueError(f"joint_dim must be even, got {joint_dim}.")
         if word_offsets and not pretrained_dim:
             raise ValueError("word_offsets needs a pretrained table (pretrained_dim > 0).")
+        if word_table and not pretrained_dim:
+            raise ValueError("word_table needs a pretrained table (pretrained_dim > 0).")
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.joint_dim = joint_dim
@@ -70,7 +79,8 @@ class TextEncoder(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.pretrained_dim = int(pretrained_dim)
         self.word_offsets = bool(word_offsets)
-        self.offsets = self.projection = None
+        self.word_table = bool(word_table)
+        self.offsets = self.projection = self.table = None
         self.embedding = keras.layers.Embedding(
             vocabulary_size,
             self.pretrained_dim or embedding_dim,
@@ -87,9 +97,16 @@ class TextEncoder(keras.layers.Layer):
                 dtype=self.dtype_policy,
                 name="word_offsets",
             )
+        if self.word_table:
+            self.table = keras.layers.Embedding(
+                vocabulary_size, embedding_dim, dtype=self.dtype_policy, name="word_table"
+            )
         if self.pretrained_dim:
             self.projection = keras.layers.Dense(
-                embedding_dim, dtype=self.dtype_policy, name="projection"
+                embedding_dim,
+                kernel_initializer="zeros" if self.word_table else "glorot_uniform",
+                dtype=self.dtype_policy,
+                name="projection",
             )
         self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
         self.lstm = keras.layers.Bidirectional(
@@ -105,6 +122,8 @@ class TextEncoder(keras.layers.Layer):
         self.embedding.build(token_ids_shape)
         if self.offsets is not None:
             self.offsets.build(token_ids_shape)
+        if self.table is not None:
+            self.table.build(token_ids_shape)
         if self.projection is not None:
             self.projection.build(tuple(token_ids_shape) + (self.pretrained_dim,))
         self.lstm.build(tuple(token_ids_shape) + (self.embedding_dim,))
@@ -117,6 +136,8 @@ class TextEncoder(keras.layers.Layer):
             x = x + self.offsets(token_ids)
         if self.projection is not None:
             x = self.projection(x)
+        if self.table is not None:
+            x = x + self.table(token_ids)
         x = self.embedding_dropout(x, training=training)
         outputs, forward_h, _, backward_h, _ = self.lstm(x, mask=mask, training=training)
         valid = ops.cast(ops.expand_dims(mask, -1), outputs.dtype)
@@ -142,6 +163,7 @@ class TextEncoder(keras.layers.Layer):
                 ),
                 "pretrained_dim": self.pretrained_dim,
                 "word_offsets": self.word_offsets,
+                "word_table": self.word_table,
             }
         )
         return config
