@@ -13,12 +13,22 @@ from absl import app
 from absl import flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", "runs/demo", "Trained run (config, vocabulary, gan checkpoints).")
-flags.DEFINE_multi_string("text", None, "Caption; repeat the flag for several rows.")
-flags.DEFINE_integer("num_samples", 4, "Images per caption (one column per seed).")
-flags.DEFINE_integer("seed", 0, "Seed of the first column; column j uses seed + j.")
-flags.DEFINE_string("out", "samples.png", "Output PNG grid (rows: captions, columns: seeds).")
-flags.mark_flag_as_required("text")
+
+
+def define_flags():
+    """Defines the command line in `absl.flags.FLAGS`.
+
+    Called only when this module runs as the program, so that importing
+    `word_notes` or `generate_grid` next to another tool adds no flags.
+    """
+    flags.DEFINE_string(
+        "workdir", "runs/demo", "Trained run (config, vocabulary, gan checkpoints)."
+    )
+    flags.DEFINE_multi_string("text", None, "Caption; repeat the flag for several rows.")
+    flags.DEFINE_integer("num_samples", 4, "Images per caption (one column per seed).")
+    flags.DEFINE_integer("seed", 0, "Seed of the first column; column j uses seed + j.")
+    flags.DEFINE_string("out", "samples.png", "Output PNG grid (rows: captions, columns: seeds).")
+    flags.mark_flag_as_required("text")
 
 
 def generate_grid(model, texts, num_samples, seed):
@@ -94,4 +104,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     sys.exit(app.run(main))
