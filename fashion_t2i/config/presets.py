@@ -59,7 +59,7 @@ def _demo():
         text=TextConfig(max_words=12, pretrained_words=50_000),
         model=ModelConfig(
             word_vectors_path="glove-6b-50d",
-            embedding_mode="projected_offsets",
+            embedding_mode="table_and_projected",
             embedding_dim=64,
             joint_dim=128,
             image_encoder_size=75,
@@ -121,7 +121,7 @@ def _catalogue():
         text=TextConfig(max_words=18, pretrained_words=50_000),
         model=ModelConfig(
             word_vectors_path="glove-6b-50d",
-            embedding_mode="projected_offsets",
+            embedding_mode="table_and_projected",
             embedding_dim=64,
             joint_dim=128,
             # ImageNet weights cannot be downloaded offline: the encoder starts
@@ -171,7 +171,7 @@ def _fashiongen():
         text=TextConfig(max_words=18, min_count=5, pretrained_words=50_000),
         model=ModelConfig(
             word_vectors_path="glove-6b-50d",
-            embedding_mode="projected_offsets",
+            embedding_mode="table_and_projected",
             embedding_dim=300,
             joint_dim=256,
             image_encoder_size=299,
