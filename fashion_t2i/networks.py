@@ -48,6 +48,7 @@ def text_encoder(model_config, vocabulary_size, tokens=None):
         pretrained_dim=model_config.word_vectors_dim if projected else 0,
         word_offsets=model_config.embedding_mode == "projected_offsets",
         word_table=model_config.embedding_mode == "table_and_projected",
+        word_table_dropout=model_config.word_table_dropout,
         name="text_encoder",
     )
 

@@ -69,6 +69,10 @@ flags.DEFINE_enum(
     "(and per-word offsets).",
 )
 flags.DEFINE_integer("word_vectors_dim", None, "Size of the word vectors in the projected modes.")
+flags.DEFINE_float(
+    "word_table_dropout", None,
+    "table_and_projected: rate at which training leaves a word's table row out.",
+)
 flags.DEFINE_integer(
     "pretrained_words", None,
     "Most frequent words of the word vectors added to the vocabulary (0: none).",
@@ -121,6 +125,7 @@ _OVERRIDES = {
     "word_vectors": ("model", "word_vectors_path"),
     "embedding_mode": ("model", "embedding_mode"),
     "word_vectors_dim": ("model", "word_vectors_dim"),
+    "word_table_dropout": ("model", "word_table_dropout"),
     "pretrained_words": ("text", "pretrained_words"),
     "strategy": ("runtime", "strategy"),
     "tpu": ("runtime", "tpu"),

@@ -247,3 +247,20 @@ def test_pretrained_words_must_not_be_negative():
     with pytest.raises(ValueError, match=r"pretrained_words must be >= 0, got -1"):
         Config().replace(text={"pretrained_words": -1})
     assert Config().replace(text={"pretrained_words": 0}).text.pretrained_words == 0
+
+
+def test_word_table_dropout_needs_table_and_projected_and_a_rate_below_one():
+    with pytest.raises(ValueError, match=r"word_table_dropout needs embedding_mode='table_and_projected'"):
+        ModelConfig(
+            embedding_mode="projected", word_vectors_path="glove-6b-50d", word_table_dropout=0.5
+        )
+    with pytest.raises(ValueError, match=r"word_table_dropout must be in \[0, 1\), got 1.0"):
+        ModelConfig(
+            embedding_mode="table_and_projected", word_vectors_path="glove-6b-50d",
+            word_table_dropout=1.0,
+        )
+    config = ModelConfig(
+        embedding_mode="table_and_projected", word_vectors_path="glove-6b-50d",
+        word_table_dropout=0.5,
+    )
+    assert config.word_table_dropout == 0.5

@@ -229,6 +229,39 @@ def test_table_and_projected_starts_as_the_trained_table_and_adds_the_projected_
     assert TextEncoder.from_config(encoder.get_config()).word_table
 
 
+def test_word_table_dropout_leaves_whole_rows_out_in_training_only():
+    encoder = TextEncoder(
+        VOCAB, embedding_dim=3, joint_dim=D,
+        embeddings_initializer=keras.initializers.Constant(VECTORS),
+        pretrained_dim=4, word_table=True, word_table_dropout=0.5,
+    )
+    ids = np.tile(np.arange(1, VOCAB), (64, 1)).astype(np.int32)
+    encoder(ids)
+    encoder.projection.bias.assign([0.5, -0.5, 0.25])
+    table = encoder.table.embeddings.numpy()
+    bias = encoder.projection.bias.numpy()
+
+    # Inference: every row, as without dropout (the map is still zero).
+    np.testing.assert_allclose(encoder.embed(ids).numpy(), table[ids] + bias, atol=1e-6)
+
+    # Training: each word's row is kept whole (not rescaled) or left out.
+    inputs = encoder.embed(ids, training=True).numpy()
+    kept = np.all(np.isclose(inputs, table[ids] + bias, atol=1e-6), axis=-1)
+    dropped = np.all(np.isclose(inputs, bias, atol=1e-6), axis=-1)
+    assert np.all(kept | dropped)
+    assert 0.4 < dropped.mean() < 0.6
+    assert not np.array_equal(dropped, encoder.embed(ids, training=True).numpy()[..., 0] == bias[0])
+    restored = TextEncoder.from_config(encoder.get_config())
+    assert restored.word_table_dropout == 0.5
+
+
+def test_word_table_dropout_needs_the_word_table():
+    with pytest.raises(ValueError, match=r"word_table_dropout must be in \[0, 1\) and needs"):
+        TextEncoder(
+            VOCAB, embedding_dim=3, joint_dim=D, pretrained_dim=4, word_table_dropout=0.5
+        )
+
+
 def test_word_table_without_pretrained_table_raises():
     with pytest.raises(ValueError, match=r"word_table needs a pretrained table"):
         TextEncoder(VOCAB, embedding_dim=3, joint_dim=D, word_table=True)

@@ -34,6 +34,10 @@ class ModelConfig:
             trained map that starts at zero (training starts as with the
             table alone; words no caption used read through the map). All but
             `"trainable"` need `word_vectors_path`.
+        word_table_dropout: in `"table_and_projected"`, the rate at which
+            training leaves a word's table row out, so that the encoder also
+            learns to read words through the vectors alone (as it reads words
+            no caption used).
         word_vectors_dim: size of the vectors in the modes other than `"trainable"` (50 for
             `"glove-6b-50d"`); checked against the vectors when a run starts.
         region_layer: InceptionV3 tap for region features. Keras `mixed7` is
@@ -70,6 +74,7 @@ class ModelConfig:
     word_vectors_path: str = ""
     embedding_mode: str = "trainable"
     word_vectors_dim: int = 50
+    word_table_dropout: float = 0.0
     region_layer: str = "mixed7"
     image_encoder_size: int = 299
     image_encoder_weights: str = ""
@@ -107,6 +112,16 @@ class ModelConfig:
             raise ValueError(
                 f"ModelConfig.embedding_mode={self.embedding_mode!r} needs word vectors: "
                 "set word_vectors_path (--word_vectors)."
+            )
+        if not 0.0 <= self.word_table_dropout < 1.0:
+            raise ValueError(
+                "ModelConfig.word_table_dropout must be in [0, 1), "
+                f"got {self.word_table_dropout}."
+            )
+        if self.word_table_dropout and self.embedding_mode != "table_and_projected":
+            raise ValueError(
+                "ModelConfig.word_table_dropout needs embedding_mode='table_and_projected', "
+                f"got {self.embedding_mode!r}."
             )
         if self.word_vectors_dim < 1:
             raise ValueError(

@@ -19,7 +19,10 @@ class TextEncoder(keras.layers.Layer):
     trained table of `embedding_dim` (as without vectors) is added after the
     map, which then starts at zero: training starts as the plain trained
     table does, and the map takes from the vectors what helps the loss; a
-    word no caption used reads mostly through the map.
+    word no caption used reads mostly through the map. With
+    `word_table_dropout`, training leaves a word's table row out at that
+    rate, so the encoder also learns to read words through the vectors
+    alone, as it must read a word no caption used.
 
     Word features `e` [B, T, D] are the LSTM outputs of both directions
     (zero at padding positions); the sentence feature `e_bar` [B, D] is the
@@ -40,6 +43,8 @@ class TextEncoder(keras.layers.Layer):
             (only with `pretrained_dim`).
         word_table: add a trained `embedding_dim` table after the map, and
             start the map at zero (only with `pretrained_dim`).
+        word_table_dropout: rate at which training leaves out a word's table
+            row (only with `word_table`; never at inference).
 
     Call args:
         token_ids: int [B, T], 0 for padding.
@@ -63,6 +68,7 @@ class TextEncoder(keras.layers.Layer):
         pretrained_dim=0,
         word_offsets=False,
         word_table=False,
+        word_table_dropout=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -72,6 +78,11 @@ class TextEncoder(keras.layers.Layer):
             raise ValueError("word_offsets needs a pretrained table (pretrained_dim > 0).")
         if word_table and not pretrained_dim:
             raise ValueError("word_table needs a pretrained table (pretrained_dim > 0).")
+        if not 0.0 <= word_table_dropout < 1.0 or (word_table_dropout and not word_table):
+            raise ValueError(
+                "word_table_dropout must be in [0, 1) and needs word_table, got "
+                f"{word_table_dropout} (word_table={word_table})."
+            )
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.joint_dim = joint_dim
@@ -80,6 +91,7 @@ class TextEncoder(keras.layers.Layer):
         self.pretrained_dim = int(pretrained_dim)
         self.word_offsets = bool(word_offsets)
         self.word_table = bool(word_table)
+        self.word_table_dropout = float(word_table_dropout)
         self.offsets = self.projection = self.table = None
         self.embedding = keras.layers.Embedding(
             vocabulary_size,
@@ -97,6 +109,7 @@ class TextEncoder(keras.layers.Layer):
                 dtype=self.dtype_policy,
                 name="word_offsets",
             )
+        self.seed_generator = keras.random.SeedGenerator(0) if self.word_table_dropout else None
         if self.word_table:
             self.table = keras.layers.Embedding(
                 vocabulary_size, embedding_dim, dtype=self.dtype_policy, name="word_table"
@@ -129,16 +142,25 @@ class TextEncoder(keras.layers.Layer):
         self.lstm.build(tuple(token_ids_shape) + (self.embedding_dim,))
         self.built = True
 
-    def call(self, token_ids, training=False):
-        mask = ops.not_equal(token_ids, 0)
+    def embed(self, token_ids, training=False):
+        """The LSTM's input for `token_ids` [B, T]: [B, T, embedding_dim], before dropout."""
         x = self.embedding(token_ids)
         if self.offsets is not None:
             x = x + self.offsets(token_ids)
         if self.projection is not None:
             x = self.projection(x)
         if self.table is not None:
-            x = x + self.table(token_ids)
-        x = self.embedding_dropout(x, training=training)
+            rows = self.table(token_ids)
+            if training and self.word_table_dropout:
+                keep = keras.random.uniform(ops.shape(token_ids), seed=self.seed_generator)
+                keep = ops.cast(keep >= self.word_table_dropout, rows.dtype)
+                rows = rows * ops.expand_dims(keep, -1)
+            x = x + rows
+        return x
+
+    def call(self, token_ids, training=False):
+        mask = ops.not_equal(token_ids, 0)
+        x = self.embedding_dropout(self.embed(token_ids, training=training), training=training)
         outputs, forward_h, _, backward_h, _ = self.lstm(x, mask=mask, training=training)
         valid = ops.cast(ops.expand_dims(mask, -1), outputs.dtype)
         word_features = outputs * valid
@@ -164,6 +186,7 @@ class TextEncoder(keras.layers.Layer):
                 "pretrained_dim": self.pretrained_dim,
                 "word_offsets": self.word_offsets,
                 "word_table": self.word_table,
+                "word_table_dropout": self.word_table_dropout,
             }
         )
         return config
