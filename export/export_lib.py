@@ -74,8 +74,10 @@ def export_saved_model(model, base_dir, model_name, version=None, verbose=False)
         return dict(_signature_outputs(outputs), attention=outputs["attention"])
 
     archive = keras.export.ExportArchive()
-    archive.track(model.text_encoder)
-    archive.track(model.generator)
+    # Only the lookup table is tracked: the endpoints capture every network
+    # variable themselves, and tracking the networks too would store each
+    # weight twice (keras-team/keras#23553: twice the size on disk and in a
+    # server's memory).
     archive.track(model.tokenizer.table)
     archive.add_endpoint("serving_default", serve, input_signature=[TEXTS])
     archive.add_endpoint("generate", generate, input_signature=[TEXTS, SEEDS])
