@@ -73,8 +73,8 @@ def _demo():
             residual_blocks=2,
         ),
         # Sized so that `make train` (both phases and the export) fits in
-        # 20 minutes on 2 CPU cores; validation R-precision passes 0.6 at
-        # about 300 DAMSM steps.
+        # 20 minutes on 2 CPU cores; on data format 3 validation R-precision
+        # of the in-vocabulary captions passes 0.6 at about 400 DAMSM steps.
         # The DAMSM image encoder is trained from scratch here and is easily
         # fooled: with lambda = 1 the generator learns textures that lower
         # L_similarity (colour accuracy 0.67, class 0.12 after 600 GAN
