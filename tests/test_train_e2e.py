@@ -141,7 +141,12 @@ np.save({exported + "/../images.npy"!r}, out["images"].numpy())
         tf.constant(["a red dress", "striped boot"]), tf.constant([7, 8], tf.int64)
     )["images"].numpy()
     assert saved.shape == (2, 32, 32, 3) and saved.dtype == np.uint8
-    np.testing.assert_array_equal(saved, mine)
+    # The same weights and graph; oneDNN may sum in another order in another
+    # process, and a float a few ulps from .5 then rounds the other way: a
+    # level of 1 in a handful of pixels, never more.
+    difference = np.abs(saved.astype(np.int32) - mine.astype(np.int32))
+    assert difference.max() <= 1, difference.max()
+    assert np.mean(difference == 0) >= 0.999, np.mean(difference == 0)
     other = model.generate(tf.constant(["a red dress"]), tf.constant([9], tf.int64))["images"]
     assert not np.array_equal(other.numpy()[0], mine[0])
 
