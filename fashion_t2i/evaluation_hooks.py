@@ -12,6 +12,7 @@ import tensorflow as tf
 from fashion_t2i import evaluation
 from fashion_t2i import losses
 from fashion_t2i import visualization
+from fashion_t2i.data import schema
 from fashion_t2i.data.attributes import content_id
 from fashion_t2i.metrics import diversity
 from fashion_t2i.metrics import r_precision as r_precision_lib
@@ -33,18 +34,30 @@ SHOWN_WORDS = 6
 
 
 def encode_validation(damsm, dataset, max_examples):
-    """Global image and sentence features and content ids of up to `max_examples` pairs."""
-    images, sentences, ids = [], [], []
+    """Features, content ids and caption sets of up to `max_examples` validation pairs.
+
+    Returns:
+        `(images, sentences, ids, sets)`: global image and sentence
+        features, content ids, and `evaluation.caption_sets` of the pairs
+        (`{}` when the data marks no held-out captions).
+    """
+    images, sentences, ids, marks = [], [], [], []
     count = 0
     for batch in dataset:
         features = damsm(batch, training=False)
         images.append(features["global_feature"].numpy())
         sentences.append(features["sentence_feature"].numpy())
         ids.append(batch["content_id"].numpy())
+        if schema.HELD_OUT in batch:
+            marks.append(batch[schema.HELD_OUT].numpy())
         count += len(ids[-1])
         if count >= max_examples:
             break
-    return tuple(np.concatenate(x)[:max_examples] for x in (images, sentences, ids))
+    images, sentences, ids = (np.concatenate(x)[:max_examples] for x in (images, sentences, ids))
+    sets = {}
+    if marks:
+        sets = evaluation.caption_sets({schema.HELD_OUT: np.concatenate(marks)[:max_examples]})
+    return images, sentences, ids, sets
 
 
 def damsm_attention(damsm, batch, config):
@@ -187,13 +200,12 @@ def damsm_r_precision_hook(context, damsm, results, log_fn=log):
     `r_precision_at_<K>` for fewer (`r_precision.metric_name`). The latest
     value is also kept in `results[<name>]`. When the validation data marks
     captions written with held-out synonyms, the R-precision within the
-    held-out and the other captions of the first pairs is also logged,
+    held-out and the other captions of the same pairs is also logged,
     as `eval/held_out/<name>` and `eval/in_vocabulary/<name>`.
     """
-    by_set = _r_precision_by_set(context, damsm)
 
     def hook(step, writer):
-        images, sentences, ids = encode_validation(
+        images, sentences, ids, sets = encode_validation(
             damsm, context.validation_dataset(), R_PRECISION_EXAMPLES
         )
         candidates = r_precision_lib.fitting_candidates(ids)
@@ -207,8 +219,10 @@ def damsm_r_precision_hook(context, damsm, results, log_fn=log):
         log_fn(
             f"[damsm] step {step}  validation R-precision (top-1 of {candidates}) {value:.3f}"
         )
-        if by_set is not None:
-            values = by_set()
+        if sets:
+            values = evaluation.r_precision_by_set(
+                images, sentences, ids, sets, seed=context.config.data.seed
+            )
             with writer.as_default(step=step):
                 for caption_set, metrics in values.items():
                     for metric, number in metrics.items():
@@ -223,34 +237,6 @@ def damsm_r_precision_hook(context, damsm, results, log_fn=log):
             )
 
     return hook
-
-
-def _r_precision_by_set(context, damsm):
-    """A function giving `evaluation.r_precision_by_set` on the first validation pairs.
-
-    None when the validation data marks no held-out captions.
-    """
-    reader = context.validation_reader
-    examples = evaluation.read_examples(
-        reader, min(R_PRECISION_EXAMPLES, reader.num_examples)
-    )
-    sets = evaluation.caption_sets(examples)
-    if not sets:
-        return None
-    size = context.stage_sizes[-1]
-    captions = evaluation.decode_captions(examples)
-    ids = np.asarray(content_id(examples))
-
-    def compute():
-        return evaluation.r_precision_by_set(
-            evaluation.damsm_features(damsm, examples["image"], size),
-            evaluation.sentence_features(damsm, context.tokenizer, captions),
-            ids,
-            sets,
-            seed=context.config.data.seed,
-        )
-
-    return compute
 
 
 def damsm_attention_hook(context, damsm):

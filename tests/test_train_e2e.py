@@ -67,6 +67,11 @@ def test_tensorboard_logs_hold_every_loss_and_images(trained):
     for name in ("similarity_loss", "global_loss_1", "global_loss_2", "t2i_loss_1", "t2i_loss_2"):
         assert f"loss/{name}" in scalars
     assert "eval/r_precision" in scalars and "learning_rate/damsm" in scalars
+    # The smoke validation data marks held-out-synonym captions: each set's
+    # R-precision (among fewer than 100 of its captions) is logged too.
+    for caption_set in ("held_out", "in_vocabulary"):
+        assert any(tag.startswith(f"eval/{caption_set}/r_precision_at_") for tag in scalars)
+    assert "validation R-precision by caption set: in_vocabulary" in trained["stdout"]
     assert "damsm/attention" in images
     scalars, images = _event_tags(os.path.join(logs, "gan"))
     for name in (
@@ -258,6 +263,14 @@ def test_evaluate_reports_generated_next_to_real_ceilings(trained, evaluated):
     # Real products of one content differ in shape; the untrained generator's
     # designs of one description barely do.
     assert variety["real"]["silhouette"] > 0.05
+    sets = metrics["caption_sets"]
+    assert set(sets) == {"held_out", "in_vocabulary"}
+    assert sum(s["num_captions"] for s in sets.values()) == 128
+    assert 0 < sets["held_out"]["num_captions"] < 128
+    for values in sets.values():
+        for side in ("generated", "real"):
+            assert set(values[side]["attribute_accuracy"]) == {"class", "colour", "pattern"}
+            assert any(name.startswith("r_precision") for name in values[side])
     edits = metrics["edit_consistency"]
     assert set(edits) == {"class", "colour", "pattern"}
     assert set(edits["colour"]) == {"followed", "class_kept", "pattern_kept"}
