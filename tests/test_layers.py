@@ -113,12 +113,12 @@ PROJECTION_KERNEL = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, -1, 0]], np.f
 PROJECTION_BIAS = np.array([0.1, -0.2, 0.3], np.float32)
 
 
-def projected_encoder(word_offsets=True):
+def projected_encoder(word_offsets=True, **kwargs):
     keras.utils.set_random_seed(0)
     encoder = TextEncoder(
         VOCAB, embedding_dim=3, joint_dim=D,
         embeddings_initializer=keras.initializers.Constant(VECTORS),
-        pretrained_dim=4, word_offsets=word_offsets, name="text_encoder",
+        pretrained_dim=4, word_offsets=word_offsets, name="text_encoder", **kwargs,
     )
     encoder(IDS)
     return encoder
@@ -197,13 +197,7 @@ def test_training_moves_the_offsets_of_used_words_only_and_never_the_table():
 
 
 def test_table_and_projected_starts_as_the_trained_table_and_adds_the_projected_vectors():
-    keras.utils.set_random_seed(0)
-    encoder = TextEncoder(
-        VOCAB, embedding_dim=3, joint_dim=D,
-        embeddings_initializer=keras.initializers.Constant(VECTORS),
-        pretrained_dim=4, word_table=True, name="text_encoder",
-    )
-    encoder(IDS)
+    encoder = projected_encoder(word_offsets=False, word_table=True)
     assert encoder.offsets is None
     assert encoder.table.embeddings.path in paths(encoder.trainable_weights)
     assert encoder.embedding.embeddings.path in paths(encoder.non_trainable_weights)
