@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 
 from fashion_t2i import distribute
+from fashion_t2i.config.model_config import PRETRAIN_TRUNK
 from fashion_t2i.models.attn_gan import AttnGAN
 from fashion_t2i.models.damsm import DAMSM
 from fashion_t2i.models.discriminator import Discriminator
@@ -53,14 +54,26 @@ def text_encoder(model_config, vocabulary_size, tokens=None):
     )
 
 
-def image_encoder(model_config):
-    """The InceptionV3 `ImageEncoder` (region and global taps)."""
+def image_encoder(model_config, trunk_weights=None):
+    """The InceptionV3 `ImageEncoder` (region and global taps).
+
+    Args:
+        model_config: a `ModelConfig`.
+        trunk_weights: with `image_encoder_weights="pretrain"`, the run's
+            pretrained trunk (`image_trunk.ensure_trunk`). Without it the
+            frozen trunk starts random, as it does for a network whose
+            weights are restored from a checkpoint anyway.
+    """
+    weights = model_config.image_encoder_weights or None
+    train_trunk = model_config.train_image_trunk
+    if weights == PRETRAIN_TRUNK:
+        weights, train_trunk = trunk_weights, False
     return ImageEncoder(
         joint_dim=model_config.joint_dim,
         region_layer=model_config.region_layer,
         input_size=model_config.image_encoder_size,
-        weights=model_config.image_encoder_weights or None,
-        train_trunk=model_config.train_image_trunk,
+        weights=weights,
+        train_trunk=train_trunk,
         batch_norm_momentum=model_config.image_encoder_batch_norm_momentum,
         name="image_encoder",
     )
@@ -87,16 +100,18 @@ def discriminators(model_config):
     ]
 
 
-def damsm(config, vocabulary_size, tokens=None):
+def damsm(config, vocabulary_size, tokens=None, trunk_weights=None):
     """The built `DAMSM` of a run `Config` (both encoders, every variable created).
 
-    Call it inside the strategy's scope; with several replicas its batch
+    `tokens` and `trunk_weights` start the encoders from the word vectors and
+    the run's pretrained trunk (see `text_encoder`, `image_encoder`). Call it
+    inside the strategy's scope; with several replicas its batch
     normalisation uses global batch statistics.
     """
     model = config.model
     result = DAMSM(
         text_encoder(model, vocabulary_size, tokens),
-        image_encoder(model),
+        image_encoder(model, trunk_weights),
         gamma1=model.gamma1,
         gamma2=model.gamma2,
         gamma3=model.gamma3,

@@ -8,9 +8,11 @@ import tensorflow as tf
 
 from fashion_t2i import checkpointing
 from fashion_t2i import distribute
+from fashion_t2i import image_trunk
 from fashion_t2i import networks
 from fashion_t2i.config import Config
 from fashion_t2i.config.config import CONFIG_FILENAME
+from fashion_t2i.config.model_config import PRETRAIN_TRUNK
 from fashion_t2i.data.build_fashion_mnist_lib import FashionMnistBuilder
 from fashion_t2i.data.fashion_gen_reader import FashionGenReader
 from fashion_t2i.data.input_pipeline import InputPipeline
@@ -139,6 +141,22 @@ class RunContext:
 
     def fixed_validation_batch(self, size):
         return next(iter(self.validation_dataset(batch_size=size)))
+
+    def damsm_trunk_weights(self, log_fn=log):
+        """The pretrained trunk a new DAMSM starts from, or None.
+
+        With `image_encoder_weights="pretrain"` and no DAMSM checkpoint yet,
+        builds the run's trunk (or reuses the cached one, see
+        `image_trunk.ensure_trunk`) and returns its path. A resumed DAMSM
+        restores its (frozen) trunk from its checkpoint instead.
+        """
+        if self.config.model.image_encoder_weights != PRETRAIN_TRUNK:
+            return None
+        if tf.train.latest_checkpoint(os.path.join(self.workdir, "damsm")):
+            return None
+        return image_trunk.ensure_trunk(
+            self.config, self.workdir, self.train_reader, self.validation_reader, log_fn
+        )
 
     def restore_damsm(self):
         """The trained DAMSM (latest DAMSM checkpoint), built in the current scope.

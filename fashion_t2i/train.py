@@ -15,6 +15,7 @@ from fashion_t2i.config.data_config import BAD_CAPTION_POLICIES, ENCODINGS
 from fashion_t2i.config.model_config import EMBEDDING_MODES, REGION_LAYERS, SIMILARITY_MODES
 from fashion_t2i.config.runtime_config import MIXED_PRECISION, STRATEGIES
 from fashion_t2i.config.train_config import NAN_POLICIES, PHASES
+from fashion_t2i.config.trunk_config import TRUNK_ATTRIBUTES
 
 FLAGS = flags.FLAGS
 
@@ -54,7 +55,17 @@ flags.DEFINE_integer("eval_every", None, "Steps between validation evaluations."
 flags.DEFINE_enum("on_nan", None, NAN_POLICIES, "Non-finite loss: stop, or skip the batch.")
 flags.DEFINE_string(
     "image_encoder_weights", None,
-    "InceptionV3 weights: 'imagenet', a local weights file, or '' for random.",
+    "InceptionV3 weights: 'imagenet', a local weights file, 'pretrain' (trained on the "
+    "attributes of the run's training images first, then frozen), or '' for random.",
+)
+flags.DEFINE_integer(
+    "image_encoder_size", None,
+    "InceptionV3 input size (>= 75): mixed7 gives 3x3 regions at 75 px, 7x7 at 139, 17x17 at 299.",
+)
+flags.DEFINE_integer("trunk_steps", None, "Steps of the trunk pretraining ('pretrain').")
+flags.DEFINE_list(
+    "trunk_attributes", None,
+    f"Attribute heads of the trunk pretraining, of {list(TRUNK_ATTRIBUTES)}.",
 )
 flags.DEFINE_enum("region_layer", None, REGION_LAYERS, "InceptionV3 region tap (mixed7 = Mixed_6e).")
 flags.DEFINE_enum("similarity", None, SIMILARITY_MODES, "Attention directions of L_similarity.")
@@ -120,6 +131,9 @@ _OVERRIDES = {
     "eval_every": ("train", "eval_every"),
     "on_nan": ("train", "on_nan"),
     "image_encoder_weights": ("model", "image_encoder_weights"),
+    "image_encoder_size": ("model", "image_encoder_size"),
+    "trunk_steps": ("trunk", "steps"),
+    "trunk_attributes": ("trunk", "attributes"),
     "region_layer": ("model", "region_layer"),
     "similarity": ("model", "similarity"),
     "word_vectors": ("model", "word_vectors_path"),

@@ -30,12 +30,12 @@ def make_optimizer(config, learning_rate, **adam_args):
     return optimizer
 
 
-def compiled_damsm(config, vocabulary_size, tokens=None):
+def compiled_damsm(config, vocabulary_size, tokens=None, trunk_weights=None):
     """The DAMSM of phase 1 with its optimizer (one Adam over both encoders), built.
 
     Call it inside the strategy's scope.
     """
-    damsm = networks.damsm(config, vocabulary_size, tokens)
+    damsm = networks.damsm(config, vocabulary_size, tokens, trunk_weights)
     optimizer = make_optimizer(config, config.train.damsm_learning_rate)
     damsm.compile(optimizer=optimizer)
     optimizer.build(damsm.trainable_variables)
@@ -88,9 +88,11 @@ def train_damsm(context, log_fn=log):
     """
     config = context.config
     train = config.train
+    trunk_weights = context.damsm_trunk_weights(log_fn)
     with context.strategy.scope():
         damsm = compiled_damsm(
-            config, context.tokenizer.vocabulary_size, context.tokenizer.tokens
+            config, context.tokenizer.vocabulary_size, context.tokenizer.tokens,
+            trunk_weights=trunk_weights,
         )
         step = tf.Variable(0, dtype=tf.int64)
     checkpoint = checkpointing.damsm_checkpoint(damsm, optimizer=damsm.optimizer, step=step)

@@ -61,7 +61,9 @@ def test_json_round_trip_equals(name):
 
 def test_to_json_is_sorted_and_complete():
     values = json.loads(Config().to_json())
-    assert set(values) == {"preset", "data", "text", "model", "train", "export", "runtime"}
+    assert set(values) == {
+        "preset", "data", "text", "model", "train", "trunk", "export", "runtime"
+    }
     assert values["train"]["gan_steps"] == TrainConfig().gan_steps
     assert values["model"]["stage1_size"] == ModelConfig().stage1_size
 

@@ -8,6 +8,7 @@ from fashion_t2i.config.presets import PRESETS, get_preset
 from fashion_t2i.config.runtime_config import RuntimeConfig
 from fashion_t2i.config.text_config import TextConfig
 from fashion_t2i.config.train_config import TrainConfig
+from fashion_t2i.config.trunk_config import TrunkConfig
 
 __all__ = [
     "Config",
@@ -18,5 +19,6 @@ __all__ = [
     "RuntimeConfig",
     "TextConfig",
     "TrainConfig",
+    "TrunkConfig",
     "get_preset",
 ]

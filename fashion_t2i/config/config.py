@@ -11,6 +11,7 @@ from fashion_t2i.config.model_config import ModelConfig
 from fashion_t2i.config.runtime_config import RuntimeConfig
 from fashion_t2i.config.text_config import TextConfig
 from fashion_t2i.config.train_config import TrainConfig
+from fashion_t2i.config.trunk_config import TrunkConfig
 
 CONFIG_FILENAME = "config.json"
 
@@ -19,6 +20,7 @@ _SECTIONS = {
     "text": TextConfig,
     "model": ModelConfig,
     "train": TrainConfig,
+    "trunk": TrunkConfig,
     "export": ExportConfig,
     "runtime": RuntimeConfig,
 }
@@ -33,6 +35,7 @@ class Config:
     text: TextConfig = dataclasses.field(default_factory=TextConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    trunk: TrunkConfig = dataclasses.field(default_factory=TrunkConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
     runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
 

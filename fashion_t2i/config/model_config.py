@@ -5,6 +5,8 @@ import dataclasses
 REGION_LAYERS = ("mixed6", "mixed7")
 SIMILARITY_MODES = ("t2i", "i2t", "both")
 EMBEDDING_MODES = ("trainable", "projected", "projected_offsets", "table_and_projected")
+# `image_encoder_weights` value: a trunk pretrained on the run's training images.
+PRETRAIN_TRUNK = "pretrain"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +47,11 @@ class ModelConfig:
             Keras `mixed6` is `Mixed_6d`.
         image_encoder_size: input size of InceptionV3 (>= 75). 299 is the
             original; smaller sizes give fewer regions and cost less.
-        image_encoder_weights: `"imagenet"`, a path to a weights file, or
-            `""` for random initialisation.
+        image_encoder_weights: `"imagenet"`, a path to a weights file,
+            `"pretrain"` for a trunk first trained on the attributes of the
+            run's training images (`TrunkConfig`, kept in
+            `<workdir>/image_trunk/`), or `""` for random initialisation.
+            Pretrained trunks (all but `""`) are frozen.
         train_image_trunk: train the InceptionV3 trunk in the DAMSM phase.
             Ignored (always frozen) when pretrained weights are loaded.
         image_encoder_batch_norm_momentum: momentum of the trunk's batch

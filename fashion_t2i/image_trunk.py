@@ -1,0 +1,251 @@
+"""The InceptionV3 trunk pretrained on a run's own images, built once and cached.
+
+AttnGAN's DAMSM reads images through an InceptionV3 pretrained on ImageNet and
+frozen. Offline there are no ImageNet weights, and the embedded Fashion-MNIST
+products are far from ImageNet anyway; what the data has is attribute ids.
+`ensure_trunk` trains the trunk to predict them (`TrunkConfig`), freezes it and
+keeps it as an ordinary Keras InceptionV3 weights file (no top), so that
+`--image_encoder_weights=<that file>` reuses it in any other run.
+
+The trunk sees the images as the DAMSM and the GAN show them to it: at the
+generator's output size, resized bilinearly to `ModelConfig.image_encoder_size`.
+"""
+
+import json
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fashion_t2i import files
+from fashion_t2i.data.attributes import ATTRIBUTE_HEADS
+from fashion_t2i.progress import log
+
+DIRNAME = "image_trunk"
+WEIGHTS_FILENAME = "inception_v3_trunk.weights.h5"
+INFO_FILENAME = "trunk.json"
+# Rows read from the HDF5 file at a time.
+_READ_BLOCK = 2048
+
+
+def trunk_weights_path(workdir):
+    """Where the run in `workdir` keeps its pretrained trunk."""
+    return os.path.join(workdir, DIRNAME, WEIGHTS_FILENAME)
+
+
+def trunk_stamp(config, train_path):
+    """What the cached trunk depends on: its config, the image sizes, the training file.
+
+    The file is identified by its absolute path, size and modification time
+    (the embedded data builder rewrites it when its format changes).
+    """
+    stat = os.stat(train_path)
+    trunk = config.trunk
+    return {
+        "trunk": {
+            "steps": trunk.steps,
+            "batch_size": trunk.batch_size,
+            "learning_rate": trunk.learning_rate,
+            "attributes": list(trunk.attributes),
+            "num_validation": trunk.num_validation,
+            "seed": trunk.seed,
+        },
+        "image_size": config.model.stage_sizes[-1],
+        "input_size": config.model.image_encoder_size,
+        "batch_norm_momentum": config.model.image_encoder_batch_norm_momentum,
+        "train_file": {
+            "path": os.path.abspath(train_path),
+            "bytes": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+        },
+    }
+
+
+def read_info(workdir):
+    """The cached trunk's `trunk.json` (stamp, accuracy, time), or None."""
+    path = os.path.join(workdir, DIRNAME, INFO_FILENAME)
+    if not (os.path.exists(path) and os.path.exists(trunk_weights_path(workdir))):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_trunk(config, workdir, train_reader, validation_reader, log_fn=log):
+    """The path of the run's pretrained trunk, trained now unless an identical one is cached.
+
+    The cache is `<workdir>/image_trunk/`: the weights and `trunk.json`, whose
+    stamp (`trunk_stamp`) must equal the current one for the weights to be
+    reused; any change of the trunk config, the image sizes or the training
+    file rebuilds it. The directory is written in one rename, so an
+    interrupted build leaves no trunk behind and the next run builds it again.
+
+    Raises:
+        ValueError: the data has no attribute ids (only the embedded data has
+            them; use ImageNet or a weights file for other data).
+    """
+    stamp = trunk_stamp(config, train_reader.path)
+    info = read_info(workdir)
+    path = trunk_weights_path(workdir)
+    if info is not None and info.get("stamp") == stamp:
+        log_fn(f"image trunk: reusing {path} (validation accuracy {info['accuracy']})")
+        return path
+    if not (train_reader.has_attributes and validation_reader.has_attributes):
+        raise ValueError(
+            "image_encoder_weights='pretrain' trains the InceptionV3 trunk on attribute ids "
+            "(class, colour, pattern), which only the embedded Fashion-MNIST data has; pass "
+            "'imagenet' or a weights file (--image_encoder_weights) for this data."
+        )
+    start = time.time()
+    trunk, accuracy = pretrain_trunk(config, train_reader, validation_reader, log_fn)
+    seconds = time.time() - start
+    directory = os.path.dirname(path)
+    if os.path.isdir(directory):
+        shutil.rmtree(directory)
+    with files.atomic_path(directory) as tmp:
+        os.makedirs(tmp)
+        trunk.save_weights(os.path.join(tmp, WEIGHTS_FILENAME))
+        files.write_json(
+            os.path.join(tmp, INFO_FILENAME),
+            {"stamp": stamp, "accuracy": accuracy, "seconds": round(seconds, 1)},
+        )
+    log_fn(
+        f"image trunk: trained in {seconds:.0f} s, validation accuracy {accuracy}; "
+        f"frozen from here on ({path})"
+    )
+    return path
+
+
+def pretrain_trunk(config, train_reader, validation_reader, log_fn=log):
+    """Trains an InceptionV3 trunk (no top) on attribute heads; returns it and its accuracy.
+
+    Adam on the sum of the heads' cross-entropies, the learning rate decayed
+    to zero on a cosine. Global seeds are set to `config.trunk.seed` first.
+
+    Returns:
+        `(trunk, accuracy)`: the `keras.applications.InceptionV3` model
+        without top, and `{attribute: validation accuracy}` of the heads.
+    """
+    trunk_config, model_config = config.trunk, config.model
+    keras.utils.set_random_seed(trunk_config.seed)
+    image_size = model_config.stage_sizes[-1]
+    input_size = model_config.image_encoder_size
+    num_train = min(train_reader.num_examples, trunk_config.steps * trunk_config.batch_size)
+    num_validation = min(validation_reader.num_examples, trunk_config.num_validation)
+    log_fn(
+        f"image trunk: training InceptionV3 at {input_size} px on the "
+        f"{'/'.join(trunk_config.attributes)} of {num_train} training images "
+        f"({trunk_config.steps} steps of {trunk_config.batch_size})"
+    )
+    train_images, train_labels = _read(train_reader, num_train, trunk_config.attributes)
+    val_images, val_labels = _read(validation_reader, num_validation, trunk_config.attributes)
+
+    trunk = keras.applications.InceptionV3(
+        include_top=False, weights=None, input_shape=(input_size, input_size, 3)
+    )
+    for layer in trunk.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = model_config.image_encoder_batch_norm_momentum
+    inputs = keras.Input((input_size, input_size, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(trunk(inputs))
+    outputs = {
+        name: keras.layers.Dense(ATTRIBUTE_HEADS[name][1], name=name)(pooled)
+        for name in trunk_config.attributes
+    }
+    classifier = keras.Model(inputs, outputs, name="trunk_pretraining")
+    schedule = keras.optimizers.schedules.CosineDecay(
+        trunk_config.learning_rate, trunk_config.steps
+    )
+    classifier.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss={
+            name: keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            for name in trunk_config.attributes
+        },
+        metrics={name: ["accuracy"] for name in trunk_config.attributes},
+    )
+
+    def prepare(images, labels):
+        return _to_encoder_input(images, image_size, input_size), labels
+
+    train = (
+        tf.data.Dataset.from_tensor_slices((train_images, train_labels))
+        .shuffle(len(train_images), seed=trunk_config.seed)
+        .repeat()
+        .batch(trunk_config.batch_size, drop_remainder=True)
+        .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    classifier.fit(
+        train,
+        steps_per_epoch=trunk_config.steps,
+        epochs=1,
+        shuffle=False,  # the dataset is shuffled
+        verbose=0,
+        callbacks=[_Progress(trunk_config.steps, log_fn)],
+    )
+    validation = (
+        tf.data.Dataset.from_tensor_slices((val_images, val_labels))
+        .batch(256)
+        .map(prepare)
+    )
+    logits = classifier.predict(validation, verbose=0)
+    accuracy = {
+        name: round(float(np.mean(np.argmax(logits[name], -1) == val_labels[name])), 4)
+        for name in trunk_config.attributes
+    }
+    return trunk, accuracy
+
+
+def _read(reader, count, attributes):
+    """The first `count` usable rows: uint8 images and `{attribute: int32 ids}`."""
+    rows = reader.valid_rows[:count]
+    images, labels = [], {name: [] for name in attributes}
+    for start in range(0, len(rows), _READ_BLOCK):
+        part = reader.read_rows(rows[start : start + _READ_BLOCK])
+        images.append(part["image"])
+        for name in attributes:
+            labels[name].append(part[ATTRIBUTE_HEADS[name][0]].astype(np.int32))
+    return np.concatenate(images), {k: np.concatenate(v) for k, v in labels.items()}
+
+
+def _to_encoder_input(images, image_size, input_size):
+    """uint8 images as the image encoder gets them: [-1, 1] at `image_size`, then resized."""
+    images = tf.cast(images, tf.float32) / 127.5 - 1.0
+    images = tf.image.resize(images, (image_size, image_size), antialias=True)
+    images = tf.clip_by_value(images, -1.0, 1.0)
+    return tf.image.resize(images, (input_size, input_size), method="bilinear")
+
+
+class _Progress(keras.callbacks.Callback):
+    """A progress line every tenth of the steps."""
+
+    def __init__(self, steps, log_fn):
+        super().__init__()
+        self.steps = steps
+        self.every = max(1, steps // 10)
+        self.log_fn = log_fn
+        self.start = None
+
+    def on_train_begin(self, logs=None):
+        self.start = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = batch + 1
+        if step % self.every and step != self.steps:
+            return
+        logs = logs or {}
+        accuracies = ", ".join(
+            f"{key.split('_accuracy')[0]} {value:.3f}"
+            for key, value in sorted(logs.items())
+            if key.endswith("accuracy")
+        )
+        self.log_fn(
+            f"image trunk: step {step}/{self.steps}, loss {logs.get('loss', float('nan')):.3f}, "
+            f"train accuracy {accuracies} ({time.time() - self.start:.0f} s)"
+        )

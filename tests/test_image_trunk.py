@@ -1,0 +1,347 @@
+"""The pretrained image trunk: config, cache (reuse and rebuild), frozen in both phases."""
+
+import gzip
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import model_fixtures
+from fashion_t2i import image_trunk
+from fashion_t2i import networks
+from fashion_t2i import train_lib
+from fashion_t2i.config import Config, TrunkConfig, get_preset
+from fashion_t2i.data.build_fashion_mnist_lib import FashionMnistBuilder
+from fashion_t2i.data.fashion_gen_reader import FashionGenReader
+
+TINY_TRUNK = {"steps": 2, "batch_size": 4, "num_validation": 8}
+
+
+def write_idx(path, array):
+    array = np.asarray(array, np.uint8)
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape
+    )
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.tobytes())
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Embedded data built from 24 + 8 random 28 px images (labels 0..9 in turn)."""
+    root = tmp_path_factory.mktemp("idx")
+    rng = np.random.default_rng(0)
+    for prefix, num in (("train", 24), ("t10k", 8)):
+        write_idx(root / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (num, 28, 28)))
+        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", np.arange(num) % 10)
+    builder = FashionMnistBuilder(str(root / "built"), size=32, source_dir=str(root))
+    builder.build()
+    return builder.train_path, builder.validation_path
+
+
+def config_for(data, **trunk):
+    train_path, validation_path = data
+    return get_preset("smoke").replace(
+        data={"train_path": train_path, "validation_path": validation_path},
+        model={"image_encoder_weights": "pretrain"},
+        trunk=dict(TINY_TRUNK, **trunk),
+    )
+
+
+def readers(config):
+    return (
+        FashionGenReader.from_config(config.data.train_path, config.data),
+        FashionGenReader.from_config(config.data.validation_path, config.data),
+    )
+
+
+def ensure(config, workdir, messages=None):
+    log_fn = messages.append if messages is not None else (lambda message: None)
+    return image_trunk.ensure_trunk(config, str(workdir), *readers(config), log_fn=log_fn)
+
+
+@pytest.fixture(scope="module")
+def built(data, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    config = config_for(data)
+    messages = []
+    path = ensure(config, workdir, messages)
+    return {"config": config, "workdir": workdir, "path": path, "messages": messages}
+
+
+def trunk_values(path, size):
+    trunk = keras.applications.InceptionV3(
+        include_top=False, weights=path, input_shape=(size, size, 3)
+    )
+    return [np.array(w) for w in trunk.weights]
+
+
+# Config.
+
+
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        ({"steps": 0}, "steps must be >= 1"),
+        ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"learning_rate": 0.0}, "learning_rate must be > 0"),
+        ({"attributes": ("class", "fit")}, "distinct names of"),
+        ({"attributes": ()}, "distinct names of"),
+        ({"attributes": ("class", "class")}, "distinct names of"),
+    ],
+)
+def test_trunk_config_rejects_bad_values(fields, match):
+    with pytest.raises(ValueError, match=match):
+        TrunkConfig(**fields)
+
+
+def test_trunk_config_json_round_trip_keeps_attributes_a_tuple(tmp_path):
+    config = Config().replace(trunk={"attributes": ["colour", "class"], "steps": 7})
+    config.save(str(tmp_path))
+    loaded = Config.load(str(tmp_path))
+    assert loaded.trunk == config.trunk
+    assert loaded.trunk.attributes == ("colour", "class")
+
+
+# Build and cache.
+
+
+def test_build_writes_weights_and_stamp(built):
+    path = built["path"]
+    assert path == image_trunk.trunk_weights_path(str(built["workdir"]))
+    assert os.path.exists(path)
+    info = image_trunk.read_info(str(built["workdir"]))
+    assert info["stamp"] == image_trunk.trunk_stamp(built["config"], built["config"].data.train_path)
+    assert set(info["accuracy"]) == {"class", "colour", "pattern"}
+    assert all(0.0 <= v <= 1.0 for v in info["accuracy"].values())
+    assert any("step 2/2" in m for m in built["messages"])
+    assert any("trained in" in m for m in built["messages"])
+    # Nothing but the weights and the stamp (no temporary directory) is left.
+    assert sorted(os.listdir(built["workdir"])) == [image_trunk.DIRNAME]
+
+
+def test_weights_file_is_a_keras_inception_v3_without_top(built):
+    size = built["config"].model.image_encoder_size
+    values = trunk_values(built["path"], size)
+    fresh = keras.applications.InceptionV3(
+        include_top=False, weights=None, input_shape=(size, size, 3)
+    )
+    assert len(values) == len(fresh.weights)
+    # Trained: the stored kernels differ from a random initialisation's.
+    assert not np.allclose(values[0], np.array(fresh.weights[0]))
+
+
+def test_same_config_reuses_the_cached_trunk(built, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("the cached trunk was trained again")
+
+    monkeypatch.setattr(image_trunk, "pretrain_trunk", fail)
+    messages = []
+    before = os.stat(built["path"]).st_mtime_ns
+    assert ensure(built["config"], built["workdir"], messages) == built["path"]
+    assert os.stat(built["path"]).st_mtime_ns == before
+    assert any("reusing" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"trunk": {"attributes": ("class",)}},
+        {"model": {"image_encoder_size": 76}},
+    ],
+    ids=["attributes", "input_size"],
+)
+def test_config_change_rebuilds_the_trunk(built, tmp_path, change, monkeypatch):
+    workdir = tmp_path / "run"
+    os.makedirs(workdir)
+    # A copy of the cached trunk, as another run (or a changed preset) finds it.
+    shutil.copytree(
+        os.path.join(built["workdir"], image_trunk.DIRNAME),
+        os.path.join(workdir, image_trunk.DIRNAME),
+    )
+    calls = []
+    real = image_trunk.pretrain_trunk
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(image_trunk, "pretrain_trunk", counting)
+    config = built["config"]
+    assert ensure(config, workdir) and calls == []  # same config: reused
+    sections = {name: dict(fields) for name, fields in change.items()}
+    sections.setdefault("trunk", {})
+    sections["trunk"] = dict(TINY_TRUNK, **sections["trunk"])
+    changed = config.replace(**sections)
+    ensure(changed, workdir)
+    assert calls == [1]
+    info = image_trunk.read_info(str(workdir))
+    assert info["stamp"] == image_trunk.trunk_stamp(changed, changed.data.train_path)
+
+
+def test_stamp_follows_every_trunk_field_and_the_training_file(built, data):
+    config = built["config"]
+    stamp = image_trunk.trunk_stamp(config, data[0])
+    for field, value in [("steps", 3), ("batch_size", 5), ("learning_rate", 0.5),
+                         ("num_validation", 9), ("seed", 1)]:
+        changed = config.replace(trunk={field: value})
+        assert image_trunk.trunk_stamp(changed, data[0]) != stamp, field
+    assert image_trunk.trunk_stamp(config, data[1]) != stamp
+
+
+def test_rewritten_training_file_rebuilds_the_trunk(built, data, tmp_path):
+    stamp = image_trunk.trunk_stamp(built["config"], data[0])
+    os.utime(data[0], ns=(stamp["train_file"]["mtime_ns"] + 10**9,) * 2)
+    try:
+        assert image_trunk.trunk_stamp(built["config"], data[0]) != stamp
+    finally:
+        os.utime(data[0], ns=(stamp["train_file"]["mtime_ns"],) * 2)
+    assert image_trunk.trunk_stamp(built["config"], data[0]) == stamp
+
+
+def test_interrupted_build_leaves_no_trunk(data, tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(image_trunk, "pretrain_trunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ensure(config_for(data), tmp_path)
+    assert image_trunk.read_info(str(tmp_path)) is None
+    assert not os.path.exists(image_trunk.trunk_weights_path(str(tmp_path)))
+
+
+def test_data_without_attributes_is_a_clear_error(data, tmp_path, monkeypatch):
+    config = config_for(data)
+    train, validation = readers(config)
+    monkeypatch.setattr(train, "has_attributes", False)
+    with pytest.raises(ValueError, match="only the embedded Fashion-MNIST data"):
+        image_trunk.ensure_trunk(config, str(tmp_path), train, validation, log_fn=print)
+
+
+def test_flags_set_the_trunk_section():
+    from absl import flags
+
+    from fashion_t2i import train
+
+    argv = ["train", "--image_encoder_weights=pretrain", "--trunk_steps=9",
+            "--trunk_attributes=class,colour"]
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(argv)
+    try:
+        config = train.config_from_flags()
+    finally:
+        flags.FLAGS.unparse_flags()
+    assert config.model.image_encoder_weights == "pretrain"
+    assert config.trunk.steps == 9 and config.trunk.attributes == ("class", "colour")
+
+
+# Frozen in both phases.
+
+
+def image_trunk_values(damsm):
+    return [np.array(w) for w in damsm.image_encoder.trunk.weights]
+
+
+@pytest.fixture(scope="module")
+def pretrained_damsm(built):
+    config = built["config"].replace(data={"batch_size": 4})
+    keras.utils.set_random_seed(0)
+    damsm = train_lib.compiled_damsm(
+        config, model_fixtures.VOCABULARY_SIZE, trunk_weights=built["path"]
+    )
+    return config, damsm
+
+
+def test_damsm_starts_from_the_pretrained_trunk(built, pretrained_damsm):
+    _, damsm = pretrained_damsm
+    stored = trunk_values(built["path"], built["config"].model.image_encoder_size)
+    loaded = image_trunk_values(damsm)
+    assert len(stored) == len(loaded)
+    for a, b in zip(stored, loaded):
+        np.testing.assert_array_equal(a, b)
+    assert damsm.image_encoder.trunk.trainable_weights == []
+    assert damsm.image_encoder.region_projection.trainable_weights
+
+
+def test_trunk_is_frozen_in_damsm_and_gan_training(pretrained_damsm):
+    config, damsm = pretrained_damsm
+    before = image_trunk_values(damsm)
+    projection_before = np.array(damsm.image_encoder.region_projection.kernel)
+    step = tf.function(damsm.train_step)
+    for seed in range(2):
+        step(model_fixtures.fake_batch(config, seed=seed))
+    # Batch-norm moving statistics included: every trunk value is unchanged.
+    for a, b in zip(before, image_trunk_values(damsm)):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(projection_before, damsm.image_encoder.region_projection.kernel)
+
+    gan_config = config.replace(train={"similarity_weight": 5.0})
+    gan = train_lib.compiled_gan(gan_config, damsm)
+    generator_before = [np.array(w) for w in gan.generator.trainable_weights]
+    gan_step = tf.function(gan.train_step)
+    for seed in range(2):
+        gan_step(model_fixtures.fake_batch(gan_config, seed=seed))
+    for a, b in zip(before, image_trunk_values(damsm)):
+        np.testing.assert_array_equal(a, b)
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(generator_before, gan.generator.trainable_weights)
+    )
+
+
+def test_restored_networks_build_without_the_weights_file(built):
+    # export / evaluate rebuild the DAMSM and restore it from its checkpoint.
+    encoder = networks.image_encoder(built["config"].model)
+    assert encoder.weights_source is None
+    assert encoder.train_trunk is False
+
+
+# End to end: `train` builds the trunk, the DAMSM keeps it, another run reuses the file.
+
+
+@pytest.mark.slow
+def test_train_builds_the_trunk_and_another_run_reads_the_file(tmp_path):
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def train(workdir, *flags):
+        result = subprocess.run(
+            [sys.executable, "-m", "fashion_t2i.train", "--preset=smoke", "--phase=damsm",
+             f"--workdir={workdir}", f"--data_dir={tmp_path / 'data'}", *flags],
+            cwd=root, env=dict(os.environ, PYTHONPATH=root), capture_output=True, text=True,
+            timeout=900,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return result.stdout
+
+    first = str(tmp_path / "first")
+    out = train(first, "--image_encoder_weights=pretrain", "--trunk_steps=2")
+    assert "image trunk: step 2/2" in out and "frozen from here on" in out
+    path = image_trunk.trunk_weights_path(first)
+    config = Config.load(first)
+    assert config.model.image_encoder_weights == "pretrain" and config.trunk.steps == 2
+
+    # The DAMSM checkpoint holds the trunk exactly as pretrained.
+    damsm = networks.damsm(config, len(open(os.path.join(first, "vocabulary.txt")).readlines()))
+    from fashion_t2i import checkpointing
+
+    checkpointing.restore(
+        checkpointing.damsm_checkpoint(damsm), tf.train.latest_checkpoint(f"{first}/damsm")
+    )
+    for a, b in zip(trunk_values(path, config.model.image_encoder_size),
+                    image_trunk_values(damsm)):
+        np.testing.assert_array_equal(a, b)
+
+    # Resuming the finished phase neither trains nor reads the trunk again.
+    out = train(first, "--image_encoder_weights=pretrain", "--trunk_steps=2")
+    assert "image trunk" not in out
+
+    # The file is an ordinary weights file for another run.
+    out = train(str(tmp_path / "second"), f"--image_encoder_weights={path}")
+    assert "image trunk" not in out
