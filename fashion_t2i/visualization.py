@@ -42,7 +42,9 @@ def attention_overlays(images, attention, num_words, words=None):
 
     Args:
         images: [B, H, W, 3] floats in [-1, 1].
-        attention: [B, T, h, w] non-negative weights (each word's map).
+        attention: [B, T, h, w] non-negative weights (each word's map),
+            each drawn stretched from its least to its most attended region
+            (a uniform map is drawn all blue).
         num_words: maps shown per image (the first words).
         words: optional [B][T] word strings (padding ""); each overlay then
             gets a `LABEL_HEIGHT` strip under it naming its word (the image's
@@ -56,8 +58,11 @@ def attention_overlays(images, attention, num_words, words=None):
     b, height, width, _ = images.shape
     maps = np.asarray(attention, dtype=np.float32)[:, :num_words]
     t = maps.shape[1]
-    peak = maps.reshape(b, t, -1).max(axis=-1)[..., None, None]
-    maps = maps / np.maximum(peak, 1e-8)
+    # Each map stretched to [0, 1] (AttnGAN's display): the softmax over
+    # regions can be close to uniform and still point somewhere.
+    low = maps.reshape(b, t, -1).min(axis=-1)[..., None, None]
+    high = maps.reshape(b, t, -1).max(axis=-1)[..., None, None]
+    maps = (maps - low) / np.maximum(high - low, 1e-8)
     maps = tf.image.resize(maps.reshape(b * t, *maps.shape[2:], 1), [height, width], "bilinear")
     maps = maps.numpy().reshape(b, t, height, width, 1)
     grey = images.mean(axis=-1, keepdims=True)[:, None]

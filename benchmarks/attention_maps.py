@@ -1,0 +1,93 @@
+"""Where the DAMSM's words look: attention maps of a trained run, and how localised they are.
+
+Draws, for the first validation pairs of a run, each word's attention over
+the image regions (the maps TensorBoard shows as `damsm/attention`) into one
+PNG, and prints over `--num_pairs` validation pairs:
+
+- the region grid (3 x 3 for `mixed7` at 75 px, 7 x 7 at 139 px);
+- `normalized_entropy` (1 = uniform maps, 0 = one region per word);
+- `product_mass`: attention weight on the regions the product covers, and
+  `peak_on_product`: how often a word's most attended region is on the
+  product, both beside `product_area`, what uniform (or random) maps give
+  (`fashion_t2i.metrics.attention_localisation`).
+
+Run:
+    python -m benchmarks.attention_maps --workdir runs/demo --out docs/attention.png
+"""
+
+import numpy as np
+from absl import app
+from absl import flags
+from PIL import Image
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_string("workdir", "runs/demo", "A run whose DAMSM phase has finished.")
+    flags.DEFINE_string("out", "", "PNG of the first --shown pairs' maps ('' for none).")
+    flags.DEFINE_integer("num_pairs", 256, "Validation pairs the numbers average over.")
+    flags.DEFINE_integer("shown", 6, "Pairs drawn in the PNG.")
+    flags.DEFINE_integer("words", 8, "Words drawn per pair.")
+    flags.DEFINE_integer("scale", 3, "Pixel scale of the drawn images.")
+
+
+def measure(context, damsm, num_pairs):
+    """Attention maps and localisation of the first `num_pairs` validation pairs.
+
+    Returns:
+        `(batch, attention, result)`: the validation batch, its [B, T, h, w]
+        maps and `attention_localisation`'s dict plus `grid`.
+    """
+    from fashion_t2i.evaluation_hooks import damsm_attention
+    from fashion_t2i.metrics.attention_localisation import attention_localisation
+    from fashion_t2i.metrics.attention_localisation import region_masks
+
+    batch = context.fixed_validation_batch(num_pairs)
+    attention = damsm_attention(damsm, batch, context.config)
+    images = batch["images"][-1].numpy()
+    grid = attention.shape[2:]
+    result = attention_localisation(
+        attention, batch["lengths"].numpy(), region_masks(images, grid)
+    )
+    result["grid"] = f"{grid[0]}x{grid[1]}"
+    return batch, attention, result
+
+
+def main(argv):
+    del argv
+    from fashion_t2i import visualization
+    from fashion_t2i.run_context import RunContext
+
+    context = RunContext.open(FLAGS.workdir)
+    damsm = context.restore_damsm()
+    batch, attention, result = measure(context, damsm, FLAGS.num_pairs)
+    model = context.config.model
+    print(
+        f"{FLAGS.workdir}: {model.region_layer} at {model.image_encoder_size} px, "
+        f"trunk {model.image_encoder_weights or 'trained from scratch'}: "
+        f"{result['grid']} regions over {FLAGS.num_pairs} pairs: normalized entropy "
+        f"{result['normalized_entropy']:.4f} (uniform 1), attention on the product "
+        f"{result['product_mass']:.4f}, peak on the product {result['peak_on_product']:.3f} "
+        f"(its area {result['product_area']:.3f})"
+    )
+    if FLAGS.out:
+        shown = FLAGS.shown
+        tokens = context.tokenizer.detokenize(batch["token_ids"][:shown]).numpy()
+        lengths = batch["lengths"][:shown].numpy()
+        images = batch["images"][-1][:shown].numpy()
+        if FLAGS.scale > 1:
+            images = np.repeat(np.repeat(images, FLAGS.scale, 1), FLAGS.scale, 2)
+        grid = visualization.image_grid(
+            visualization.attention_overlays(
+                images, attention[:shown], FLAGS.words,
+                words=[row[:n] for row, n in zip(tokens, lengths)],
+            )
+        )
+        Image.fromarray(grid).save(FLAGS.out)
+        print(f"wrote {FLAGS.out}")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

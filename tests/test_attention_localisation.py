@@ -1,0 +1,73 @@
+"""Attention localisation: entropy and product mass, by hand."""
+
+import numpy as np
+import pytest
+
+from fashion_t2i.metrics.attention_localisation import attention_localisation, region_masks
+
+
+def test_uniform_and_one_hot_maps():
+    attention = np.zeros((1, 2, 2, 2))
+    attention[0, 0] = 0.25  # uniform
+    attention[0, 1, 0, 1] = 1.0  # all on one region
+    masks = np.array([[[False, True], [False, False]]])
+    result = attention_localisation(attention, [2], masks)
+    # Entropies 1 and 0; mass on the product 0.25 and 1; product area 1/4 for both words.
+    assert result["normalized_entropy"] == pytest.approx(0.5)
+    assert result["product_mass"] == pytest.approx(0.625)
+    assert result["product_area"] == pytest.approx(0.25)
+    # The uniform map's first region (argmax) is off the product; the one-hot one is on it.
+    assert result["peak_on_product"] == pytest.approx(0.5)
+
+
+def test_padding_words_are_ignored():
+    attention = np.zeros((2, 3, 1, 2))
+    attention[:, :, 0, 0] = 1.0  # every word on region 0
+    attention[0, 2] = [[0.5, 0.5]]  # a padding word of caption 0 (length 2): not counted
+    masks = np.array([[[True, False]], [[False, True]]])
+    result = attention_localisation(attention, [2, 1], masks)
+    # Words: caption 0 has 2 on the product, caption 1 has 1 off it.
+    assert result["normalized_entropy"] == pytest.approx(0.0)
+    assert result["product_mass"] == pytest.approx(2 / 3)
+    assert result["product_area"] == pytest.approx(0.5)
+    assert result["peak_on_product"] == pytest.approx(2 / 3)
+
+
+def test_peak_on_product_ignores_how_peaked_the_maps_are():
+    masks = np.array([[[False, True], [False, False]]])
+    flat = np.full((1, 1, 2, 2), 0.25)
+    nearly_flat = flat + np.array([-0.01, 0.01, 0.0, 0.0]).reshape(1, 1, 2, 2)
+    result = attention_localisation(nearly_flat, [1], masks)
+    assert result["peak_on_product"] == 1.0
+    assert result["normalized_entropy"] > 0.99
+    assert result["product_mass"] == pytest.approx(0.26)
+
+
+def test_entropy_by_hand():
+    attention = np.array([0.5, 0.25, 0.25, 0.0]).reshape(1, 1, 2, 2)
+    result = attention_localisation(attention, [1], np.ones((1, 2, 2), bool))
+    expected = -(0.5 * np.log(0.5) + 2 * 0.25 * np.log(0.25)) / np.log(4)
+    assert result["normalized_entropy"] == pytest.approx(expected)
+    assert result["product_mass"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "attention, lengths, masks, match",
+    [
+        (np.full((1, 1, 2, 2), 0.5), [1], np.ones((1, 2, 2), bool), "sum to 1"),
+        (np.full((1, 1, 2, 2), 0.25), [1], np.ones((1, 3, 3), bool), "disagree"),
+        (np.full((1, 1, 2, 2), 0.25), [0], np.ones((1, 2, 2), bool), "No caption"),
+    ],
+)
+def test_bad_inputs(attention, lengths, masks, match):
+    with pytest.raises(ValueError, match=match):
+        attention_localisation(attention, lengths, masks)
+
+
+def test_region_masks_follow_the_product():
+    images = np.ones((1, 6, 6, 3), np.float32)  # white
+    images[0, :3, :3] = -1.0  # a black square in the top left quarter
+    images[0, 3:, 3:5] = -1.0  # two thirds of the bottom right quarter
+    images[0, :3, 3] = -1.0  # a third of the top right quarter
+    masks = region_masks(images, (2, 2))
+    np.testing.assert_array_equal(masks[0], [[True, False], [False, True]])
