@@ -79,13 +79,16 @@ COMPUTE_DTYPE = {"bfloat16": tf.bfloat16, "float16": tf.float16}
 def benchmark_config(
     preset, mixed_precision="off", jit_compile=False, batch_size=None, similarity_weight=None
 ):
-    """The preset's `Config` with the runtime settings; no downloads, no word vectors.
+    """The preset's `Config` with the runtime settings; no downloads.
+
+    The word vectors are not read (the networks are built without the
+    vocabulary, so a frozen vector table starts random), as no weights are.
 
     `similarity_weight`, if not None, replaces the preset's lambda (at 0 the
     GAN step computes L_similarity without its gradient).
     """
     config = get_preset(preset)
-    model = {"word_vectors_path": ""}
+    model = {}
     if config.model.image_encoder_weights:
         # Pretrained weights freeze the trunk: keep it frozen, with random weights.
         model.update(image_encoder_weights="", train_image_trunk=False)

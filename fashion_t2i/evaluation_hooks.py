@@ -14,12 +14,15 @@ from fashion_t2i import losses
 from fashion_t2i import visualization
 from fashion_t2i.data import schema
 from fashion_t2i.data.attributes import content_id
+from fashion_t2i.metrics import attention_localisation
 from fashion_t2i.metrics import diversity
 from fashion_t2i.metrics import r_precision as r_precision_lib
 from fashion_t2i.progress import log
 
 R_PRECISION_EXAMPLES = 1000
 ATTENTION_PAIRS = 4
+# Validation pairs over which the localisation of the attention is logged.
+LOCALISATION_PAIRS = 128
 SAMPLE_CAPTIONS = 8
 EVAL_IMAGES = 256
 # Validation batches (of the training batch size) of the L_similarity evaluation.
@@ -240,16 +243,33 @@ def damsm_r_precision_hook(context, damsm, results, log_fn=log):
 
 
 def damsm_attention_hook(context, damsm):
-    """The DAMSM's word-region attention on fixed validation pairs, as `damsm/attention`."""
-    fixed = context.fixed_validation_batch(ATTENTION_PAIRS)
-    tokens = context.tokenizer.detokenize(fixed["token_ids"]).numpy()
+    """The DAMSM's word-region attention on fixed validation pairs.
+
+    Writes the maps of the first `ATTENTION_PAIRS` pairs (`damsm/attention`)
+    and, over `LOCALISATION_PAIRS` pairs, how localised the maps are
+    (`attention_localisation`): `damsm/attention_entropy` (1 = uniform),
+    `damsm/attention_peak_on_product` and `damsm/attention_product_area`
+    (its chance level).
+    """
+    fixed = context.fixed_validation_batch(LOCALISATION_PAIRS)
+    tokens = context.tokenizer.detokenize(fixed["token_ids"][:ATTENTION_PAIRS]).numpy()
+    lengths = fixed["lengths"].numpy()
+    images = fixed["images"][-1].numpy()
 
     def hook(step, writer):
         attention = damsm_attention(damsm, fixed, context.config)
         write_attention_summary(
-            "damsm/attention", fixed["images"][-1].numpy(), attention, tokens,
-            fixed["lengths"].numpy(), step, writer,
+            "damsm/attention", images[:ATTENTION_PAIRS], attention[:ATTENTION_PAIRS], tokens,
+            lengths[:ATTENTION_PAIRS], step, writer,
         )
+        result = attention_localisation.attention_localisation(
+            attention, lengths,
+            attention_localisation.region_masks(images, attention.shape[2:]),
+        )
+        with writer.as_default(step=step):
+            tf.summary.scalar("damsm/attention_entropy", result["normalized_entropy"])
+            tf.summary.scalar("damsm/attention_peak_on_product", result["peak_on_product"])
+            tf.summary.scalar("damsm/attention_product_area", result["product_area"])
 
     return hook
 

@@ -181,6 +181,7 @@ def test_config_change_rebuilds_the_trunk(built, tmp_path, change, monkeypatch):
     assert calls == [1]
     info = image_trunk.read_info(str(workdir))
     assert info["stamp"] == image_trunk.trunk_stamp(changed, changed.data.train_path)
+    assert sorted(info["accuracy"]) == sorted(changed.trunk.attributes)
 
 
 def test_stamp_follows_every_trunk_field_and_the_training_file(built, data):

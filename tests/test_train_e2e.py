@@ -73,6 +73,8 @@ def test_tensorboard_logs_hold_every_loss_and_images(trained):
         assert any(tag.startswith(f"eval/{caption_set}/r_precision_at_") for tag in scalars)
     assert "validation R-precision by caption set: in_vocabulary" in trained["stdout"]
     assert "damsm/attention" in images
+    assert {"damsm/attention_entropy", "damsm/attention_peak_on_product",
+            "damsm/attention_product_area"} <= scalars
     scalars, images = _event_tags(os.path.join(logs, "gan"))
     for name in (
         "generator_loss", "kl_loss", "similarity_loss",
