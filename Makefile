@@ -56,7 +56,8 @@ test: install
 data: install
 	$(PY) -m fashion_t2i.data.build_fashion_mnist --preset=$(PRESET) $(if $(DATA_DIR),--out_dir=$(DATA_DIR))
 
-# The main job: embedded data, DAMSM then GAN on the demo preset, export.
+# The main job: embedded data, the image trunk (trained once, then reused), DAMSM
+# then GAN on the demo preset, export.
 # Re-running resumes from the latest checkpoints.
 train: data
 	$(PY) -m fashion_t2i.train --preset=$(PRESET) --workdir=$(WORKDIR) \

@@ -9,6 +9,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from fashion_t2i.config import PRESETS, get_preset
 from fashion_t2i.config.data_config import BAD_CAPTION_POLICIES, ENCODINGS
@@ -162,6 +163,9 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if not FLAGS["verbosity"].present:
+        # TensorFlow's checkpoint saver logs a line at INFO on every save.
+        logging.set_verbosity(logging.WARNING)
     from fashion_t2i import train_lib
     from fashion_t2i.training_loop import NonFiniteLossError
 
