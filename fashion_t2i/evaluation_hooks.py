@@ -249,9 +249,11 @@ def damsm_attention_hook(context, damsm):
     and, over `LOCALISATION_PAIRS` pairs, how localised the maps are
     (`attention_localisation`): `damsm/attention_entropy` (1 = uniform),
     `damsm/attention_peak_on_product` and `damsm/attention_product_area`
-    (its chance level).
+    (its chance level). A validation file smaller than `LOCALISATION_PAIRS`
+    gives what it has.
     """
-    fixed = context.fixed_validation_batch(LOCALISATION_PAIRS)
+    pairs = min(LOCALISATION_PAIRS, context.validation_reader.num_examples)
+    fixed = context.fixed_validation_batch(max(pairs, ATTENTION_PAIRS))
     tokens = context.tokenizer.detokenize(fixed["token_ids"][:ATTENTION_PAIRS]).numpy()
     lengths = fixed["lengths"].numpy()
     images = fixed["images"][-1].numpy()

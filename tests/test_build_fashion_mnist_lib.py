@@ -6,7 +6,6 @@ import json
 import os
 import pathlib
 import re
-import struct
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from data_fixtures import write_idx
 from fashion_t2i.config.data_config import DataConfig
 from fashion_t2i.data import attributes, build_fashion_mnist_lib, schema
 from fashion_t2i.data.attributes import (
@@ -125,15 +125,6 @@ def first_words(text, count):
 
 def sentences(caption):
     return [s.strip() for s in caption.split(". ")]
-
-
-def write_idx(path, array):
-    """Writes `array` (uint8) as a gzipped IDX file, the Fashion-MNIST format."""
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(
-        f">{array.ndim}I", *array.shape
-    )
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
 
 
 def fake_images(num, rng):

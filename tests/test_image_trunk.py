@@ -1,6 +1,5 @@
 """The pretrained image trunk: config, cache (reuse and rebuild), frozen in both phases."""
 
-import gzip
 import json
 import os
 import shutil
@@ -11,36 +10,20 @@ import pytest
 import tensorflow as tf
 
 import model_fixtures
+from data_fixtures import tiny_embedded_data
 from fashion_t2i import image_trunk
 from fashion_t2i import networks
 from fashion_t2i import train_lib
 from fashion_t2i.config import Config, TrunkConfig, get_preset
-from fashion_t2i.data.build_fashion_mnist_lib import FashionMnistBuilder
 from fashion_t2i.data.fashion_gen_reader import FashionGenReader
 
 TINY_TRUNK = {"steps": 2, "batch_size": 4, "num_validation": 8}
 
 
-def write_idx(path, array):
-    array = np.asarray(array, np.uint8)
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(
-        int(n).to_bytes(4, "big") for n in array.shape
-    )
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.tobytes())
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """Embedded data built from 24 + 8 random 28 px images (labels 0..9 in turn)."""
-    root = tmp_path_factory.mktemp("idx")
-    rng = np.random.default_rng(0)
-    for prefix, num in (("train", 24), ("t10k", 8)):
-        write_idx(root / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (num, 28, 28)))
-        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", np.arange(num) % 10)
-    builder = FashionMnistBuilder(str(root / "built"), size=32, source_dir=str(root))
-    builder.build()
-    return builder.train_path, builder.validation_path
+    return tiny_embedded_data(tmp_path_factory.mktemp("idx"), size=32)
 
 
 def config_for(data, **trunk):

@@ -1,15 +1,13 @@
 """RunContext.for_training: the vocabulary it writes into a new run directory."""
 
-import gzip
-import struct
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from data_fixtures import tiny_embedded_data
 from fashion_t2i.config import get_preset
-from fashion_t2i.data.build_fashion_mnist_lib import FashionMnistBuilder
 from fashion_t2i.data.fashion_gen_reader import FashionGenReader
 from fashion_t2i.run_context import RunContext
 from fashion_t2i.text import vocabulary as vocabulary_lib
@@ -19,25 +17,11 @@ from fashion_t2i.text import vocabulary as vocabulary_lib
 VECTOR_WORDS = ["Quokka", "quokka", ",", "xylophone", "well-known", "zeppelin", "ukulele"]
 
 
-def write_idx(path, array):
-    """`array` (uint8) as a gzipped IDX file, the Fashion-MNIST format."""
-    header = struct.pack(">HBB", 0, 0x08, array.ndim)
-    header += struct.pack(f">{array.ndim}I", *array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """Tiny embedded data (24 train, 8 validation images of 16 px) from fake IDX files."""
-    root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    for prefix, num in (("train", 24), ("t10k", 8)):
-        write_idx(root / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (num, 28, 28)))
-        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", np.arange(num) % 10)
-    builder = FashionMnistBuilder(str(root / "built"), size=16, source_dir=str(root))
-    builder.build()
-    return {"train_path": builder.train_path, "validation_path": builder.validation_path}
+    train_path, validation_path = tiny_embedded_data(tmp_path_factory.mktemp("data"), size=16)
+    return {"train_path": train_path, "validation_path": validation_path}
 
 
 @pytest.fixture(scope="module")
