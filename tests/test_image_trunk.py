@@ -206,21 +206,27 @@ def test_data_without_attributes_is_a_clear_error(data, tmp_path, monkeypatch):
         image_trunk.ensure_trunk(config, str(tmp_path), train, validation, log_fn=print)
 
 
-def test_flags_set_the_trunk_section():
-    from absl import flags
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--trunk_attributes=class,fit", "distinct names of"),
+        ("--trunk_steps=0", "steps must be >= 1"),
+    ],
+)
+def test_bad_trunk_flags_are_usage_errors(flag, message):
+    # In a subprocess: the train module's flags cannot be defined beside other
+    # entry points' (`workdir`) in the test process.
+    import subprocess
+    import sys
 
-    from fashion_t2i import train
-
-    argv = ["train", "--image_encoder_weights=pretrain", "--trunk_steps=9",
-            "--trunk_attributes=class,colour"]
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(argv)
-    try:
-        config = train.config_from_flags()
-    finally:
-        flags.FLAGS.unparse_flags()
-    assert config.model.image_encoder_weights == "pretrain"
-    assert config.trunk.steps == 9 and config.trunk.attributes == ("class", "colour")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run(
+        [sys.executable, "-m", "fashion_t2i.train", "--image_encoder_weights=pretrain", flag],
+        cwd=root, env=dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3"),
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
 
 
 # Frozen in both phases.
