@@ -39,18 +39,11 @@ def measure(context, damsm, num_pairs):
         `(batch, attention, result)`: the validation batch, its [B, T, h, w]
         maps and `attention_localisation`'s dict plus `grid`.
     """
-    from fashion_t2i.evaluation_hooks import damsm_attention
-    from fashion_t2i.metrics.attention_localisation import attention_localisation
-    from fashion_t2i.metrics.attention_localisation import region_masks
+    from fashion_t2i.evaluation_hooks import damsm_attention_localisation
 
     batch = context.fixed_validation_batch(num_pairs)
-    attention = damsm_attention(damsm, batch, context.config)
-    images = batch["images"][-1].numpy()
-    grid = attention.shape[2:]
-    result = attention_localisation(
-        attention, batch["lengths"].numpy(), region_masks(images, grid)
-    )
-    result["grid"] = f"{grid[0]}x{grid[1]}"
+    attention, result = damsm_attention_localisation(damsm, batch, context.config)
+    result["grid"] = f"{attention.shape[2]}x{attention.shape[3]}"
     return batch, attention, result
 
 

@@ -80,6 +80,23 @@ def damsm_attention(damsm, batch, config):
     return alpha.reshape(alpha.shape[0], alpha.shape[1], side, side)
 
 
+def damsm_attention_localisation(damsm, batch, config):
+    """The maps of `damsm_attention` and how localised they are.
+
+    Returns:
+        `(attention, result)`: [B, T, h, w] maps and
+        `attention_localisation.attention_localisation`'s dict, with the
+        product regions read from the batch's final-stage images.
+    """
+    attention = damsm_attention(damsm, batch, config)
+    masks = attention_localisation.region_masks(
+        batch["images"][-1].numpy(), attention.shape[2:]
+    )
+    return attention, attention_localisation.attention_localisation(
+        attention, batch["lengths"].numpy(), masks
+    )
+
+
 def write_attention_summary(name, images, attention, tokens, lengths, step, writer):
     """Images with the attention map of each of their first words, labelled with the word, and the captions."""
     num_words = min(int(attention.shape[1]), SHOWN_WORDS)
@@ -255,18 +272,14 @@ def damsm_attention_hook(context, damsm):
     pairs = min(LOCALISATION_PAIRS, context.validation_reader.num_examples)
     fixed = context.fixed_validation_batch(max(pairs, ATTENTION_PAIRS))
     tokens = context.tokenizer.detokenize(fixed["token_ids"][:ATTENTION_PAIRS]).numpy()
-    lengths = fixed["lengths"].numpy()
-    images = fixed["images"][-1].numpy()
+    lengths = fixed["lengths"][:ATTENTION_PAIRS].numpy()
+    images = fixed["images"][-1][:ATTENTION_PAIRS].numpy()
 
     def hook(step, writer):
-        attention = damsm_attention(damsm, fixed, context.config)
+        attention, result = damsm_attention_localisation(damsm, fixed, context.config)
         write_attention_summary(
-            "damsm/attention", images[:ATTENTION_PAIRS], attention[:ATTENTION_PAIRS], tokens,
-            lengths[:ATTENTION_PAIRS], step, writer,
-        )
-        result = attention_localisation.attention_localisation(
-            attention, lengths,
-            attention_localisation.region_masks(images, attention.shape[2:]),
+            "damsm/attention", images, attention[:ATTENTION_PAIRS], tokens, lengths, step,
+            writer,
         )
         with writer.as_default(step=step):
             tf.summary.scalar("damsm/attention_entropy", result["normalized_entropy"])

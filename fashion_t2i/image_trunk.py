@@ -11,6 +11,7 @@ The trunk sees the images as the DAMSM and the GAN show them to it: at the
 generator's output size, resized bilinearly to `ModelConfig.image_encoder_size`.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fashion_t2i import evaluation
 from fashion_t2i import files
 from fashion_t2i.data.attributes import ATTRIBUTE_HEADS
 from fashion_t2i.progress import log
@@ -27,8 +29,6 @@ from fashion_t2i.progress import log
 DIRNAME = "image_trunk"
 WEIGHTS_FILENAME = "inception_v3_trunk.weights.h5"
 INFO_FILENAME = "trunk.json"
-# Rows read from the HDF5 file at a time.
-_READ_BLOCK = 2048
 
 
 def trunk_weights_path(workdir):
@@ -43,16 +43,10 @@ def trunk_stamp(config, train_path):
     (the embedded data builder rewrites it when its format changes).
     """
     stat = os.stat(train_path)
-    trunk = config.trunk
+    # Every TrunkConfig field, as JSON gives it back (lists, not tuples).
+    trunk = json.loads(json.dumps(dataclasses.asdict(config.trunk)))
     return {
-        "trunk": {
-            "steps": trunk.steps,
-            "batch_size": trunk.batch_size,
-            "learning_rate": trunk.learning_rate,
-            "attributes": list(trunk.attributes),
-            "num_validation": trunk.num_validation,
-            "seed": trunk.seed,
-        },
+        "trunk": trunk,
         "image_size": config.model.stage_sizes[-1],
         "input_size": config.model.image_encoder_size,
         "batch_norm_momentum": config.model.image_encoder_batch_norm_momentum,
@@ -203,15 +197,10 @@ def pretrain_trunk(config, train_reader, validation_reader, log_fn=log):
 
 
 def _read(reader, count, attributes):
-    """The first `count` usable rows: uint8 images and `{attribute: int32 ids}`."""
-    rows = reader.valid_rows[:count]
-    images, labels = [], {name: [] for name in attributes}
-    for start in range(0, len(rows), _READ_BLOCK):
-        part = reader.read_rows(rows[start : start + _READ_BLOCK])
-        images.append(part["image"])
-        for name in attributes:
-            labels[name].append(part[ATTRIBUTE_HEADS[name][0]].astype(np.int32))
-    return np.concatenate(images), {k: np.concatenate(v) for k, v in labels.items()}
+    """The first `count` usable rows: uint8 images and `{attribute: int64 ids}`."""
+    examples = evaluation.read_examples(reader, count)
+    labels = evaluation.attribute_labels(examples)
+    return examples["image"], {name: labels[name] for name in attributes}
 
 
 def _to_encoder_input(images, image_size, input_size):
