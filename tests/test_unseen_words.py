@@ -1,0 +1,153 @@
+"""Words no training caption used: the colour table and the filled embeddings, by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from fashion_t2i.models.text_encoder import TextEncoder
+from fashion_t2i.text import colour_names
+from fashion_t2i.text import unseen_words
+
+TOKENS = ["[PAD]", "[UNK]", "red", "blue", "crimson", "zzqxv"]
+SEEN = {"red", "blue", "a"}
+# The vectors: crimson is closer to blue than to red (as for some colour
+# names in GloVe), zzqxv lies between them.
+VECTORS = np.array([[0, 0], [0, 0], [1, 0], [0, 1], [0.6, 0.8], [1, 1]], dtype=np.float64)
+EMBEDDINGS = np.array(
+    [[0, 0, 0], [5, 5, 5], [1, 0, 0], [0, 1, 0], [9, 9, 9], [7, 7, 7]], dtype=np.float64
+)
+
+
+def test_srgb_to_lab_of_white_black_and_red():
+    np.testing.assert_allclose(colour_names.srgb_to_lab([255, 255, 255]), [100, 0, 0], atol=0.01)
+    np.testing.assert_allclose(colour_names.srgb_to_lab([0, 0, 0]), [0, 0, 0], atol=1e-9)
+    # The published CIELAB of sRGB red.
+    np.testing.assert_allclose(
+        colour_names.srgb_to_lab([255, 0, 0]), [53.24, 80.09, 67.20], atol=0.02
+    )
+
+
+def test_the_bundled_table_places_colour_names_by_their_colour():
+    names = colour_names.read_colour_names()
+    assert len(names) > 300
+    for name in ("red", "crimson", "navy", "indigo", "turquoise", "teal"):
+        assert name in names
+
+    def distance(a, b):
+        return np.linalg.norm(names[a] - names[b])
+
+    assert distance("crimson", "red") < distance("crimson", "blue")
+    assert distance("turquoise", "teal") < distance("turquoise", "red")
+
+
+def test_a_malformed_colour_line_is_named(tmp_path):
+    path = tmp_path / "colours.tsv"
+    path.write_text("# comment\nred\t#ff0000\nblue\t0000ff\n")
+    with pytest.raises(ValueError, match=r"colours.tsv:3: expected 'name<TAB>#rrggbb'"):
+        colour_names.read_colour_names(str(path))
+
+
+def test_softmax_neighbours_keeps_the_highest_scores_and_weighs_them():
+    top, weights = unseen_words.softmax_neighbours([[0.9, 0.1, 0.5]], count=2, sharpness=1.0)
+    np.testing.assert_array_equal(top, [[0, 2]])
+    first = math.exp(0.4) / (math.exp(0.4) + 1.0)
+    np.testing.assert_allclose(weights, [[first, 1 - first]])
+
+
+def test_more_neighbours_than_candidates_takes_them_all():
+    top, weights = unseen_words.softmax_neighbours([[1.0, 1.0]], count=5, sharpness=3.0)
+    np.testing.assert_array_equal(top, [[0, 1]])
+    np.testing.assert_allclose(weights, [[0.5, 0.5]])
+
+
+def test_one_neighbour_gives_the_nearest_seen_word_in_the_vectors():
+    ids, rows = unseen_words.fill_embeddings(EMBEDDINGS, VECTORS, TOKENS, SEEN, neighbours=1)
+    np.testing.assert_array_equal(ids, [4, 5])
+    np.testing.assert_allclose(rows, [[0, 1, 0], [1, 0, 0]])  # crimson -> blue; a tie -> red
+
+
+def test_several_neighbours_are_a_softmax_of_the_cosines():
+    ids, rows = unseen_words.fill_embeddings(
+        EMBEDDINGS, VECTORS, TOKENS, SEEN, neighbours=2, temperature=0.5
+    )
+    # crimson: cosines 0.6 (red) and 0.8 (blue), softmax of 2x them.
+    to_blue = 1.0 / (1.0 + math.exp(2 * (0.6 - 0.8)))
+    np.testing.assert_allclose(rows[0], [1 - to_blue, to_blue, 0])
+    np.testing.assert_allclose(rows[1], [0.5, 0.5, 0])
+
+
+def test_colour_names_are_filled_from_the_nearest_colour_names():
+    colours = {
+        "red": colour_names.srgb_to_lab([200, 30, 35]),
+        "blue": colour_names.srgb_to_lab([25, 35, 200]),
+        "crimson": colour_names.srgb_to_lab([140, 0, 15]),
+    }
+    ids, rows = unseen_words.fill_embeddings(
+        EMBEDDINGS, VECTORS, TOKENS, SEEN, colours=colours, neighbours=1, colour_neighbours=1
+    )
+    np.testing.assert_allclose(rows[0], [1, 0, 0])  # crimson reads as red, not blue
+    np.testing.assert_allclose(rows[1], [1, 0, 0])  # zzqxv is no colour: vectors
+    _, two = unseen_words.fill_embeddings(
+        EMBEDDINGS, VECTORS, TOKENS, SEEN, colours=colours, colour_neighbours=2, colour_scale=20.0
+    )
+    d_red = np.linalg.norm(colours["crimson"] - colours["red"])
+    d_blue = np.linalg.norm(colours["crimson"] - colours["blue"])
+    to_red = 1.0 / (1.0 + math.exp(-(d_blue - d_red) / 20.0))
+    np.testing.assert_allclose(two[0], [to_red, 1 - to_red, 0])
+
+
+def test_special_tokens_are_neither_neighbours_nor_filled():
+    seen = SEEN | {"[UNK]"}
+    ids, rows = unseen_words.fill_embeddings(EMBEDDINGS, VECTORS, TOKENS, seen, neighbours=3)
+    np.testing.assert_array_equal(ids, [4, 5])
+    assert np.all(rows[:, 2] == 0)  # [UNK]'s row (5, 5, 5) never enters a mean
+
+
+def test_a_vocabulary_without_seen_words_is_refused():
+    with pytest.raises(ValueError, match="No token of the vocabulary is a word of the training"):
+        unseen_words.fill_embeddings(EMBEDDINGS, VECTORS, TOKENS, {"dress"})
+
+
+def text_encoder(word_table=True):
+    encoder = TextEncoder(
+        len(TOKENS), embedding_dim=3, joint_dim=4, pretrained_dim=2,
+        embeddings_initializer="uniform", word_table=word_table,
+    )
+    encoder.build((1, len(TOKENS)))
+    encoder.embedding.embeddings.assign(VECTORS.astype("float32"))
+    rng = np.random.default_rng(0)
+    encoder.projection.kernel.assign(rng.normal(size=(2, 3)).astype("float32"))
+    encoder.projection.bias.assign(rng.normal(size=3).astype("float32"))
+    return encoder
+
+
+def embeddings_of(encoder):
+    return np.asarray(encoder.embed(np.arange(len(TOKENS))[None]))[0]
+
+
+def test_the_encoder_reads_unseen_words_as_their_filled_rows():
+    encoder = text_encoder()
+    before = embeddings_of(encoder)
+    projection = encoder.projection.get_weights()
+
+    count = unseen_words.fill_unseen_words(encoder, TOKENS, SEEN, use_colours=False)
+
+    after = embeddings_of(encoder)
+    assert count == 2
+    _, expected = unseen_words.fill_embeddings(before, VECTORS, TOKENS, SEEN)
+    np.testing.assert_allclose(after[4:], expected, atol=1e-5)
+    np.testing.assert_array_equal(after[:4], before[:4])  # seen and special rows kept
+    for kept, weights in zip(encoder.projection.get_weights(), projection):
+        np.testing.assert_array_equal(kept, weights)
+    np.testing.assert_array_equal(np.asarray(encoder.embedding.embeddings), VECTORS.astype("float32"))
+    # Filling again gives the same rows.
+    unseen_words.fill_unseen_words(encoder, TOKENS, SEEN, use_colours=False)
+    np.testing.assert_allclose(embeddings_of(encoder), after, atol=1e-6)
+
+
+def test_filling_needs_a_word_table_and_the_encoders_vocabulary():
+    with pytest.raises(ValueError, match="needs embedding_mode='table_and_projected'"):
+        unseen_words.fill_unseen_words(text_encoder(word_table=False), TOKENS, SEEN)
+    with pytest.raises(ValueError, match="5 tokens for a text encoder of 6"):
+        unseen_words.fill_unseen_words(text_encoder(), TOKENS[:5], SEEN)
