@@ -13,7 +13,12 @@ from absl import logging
 
 from fashion_t2i.config import PRESETS, get_preset
 from fashion_t2i.config.data_config import BAD_CAPTION_POLICIES, ENCODINGS
-from fashion_t2i.config.model_config import EMBEDDING_MODES, REGION_LAYERS, SIMILARITY_MODES
+from fashion_t2i.config.model_config import (
+    EMBEDDING_MODES,
+    REGION_LAYERS,
+    SIMILARITY_MODES,
+    UNSEEN_WORDS_MODES,
+)
 from fashion_t2i.config.runtime_config import MIXED_PRECISION, STRATEGIES
 from fashion_t2i.config.train_config import NAN_POLICIES, PHASES
 from fashion_t2i.config.trunk_config import TRUNK_ATTRIBUTES
@@ -85,6 +90,11 @@ flags.DEFINE_float(
     "word_table_dropout", None,
     "table_and_projected: rate at which training leaves a word's table row out.",
 )
+flags.DEFINE_enum(
+    "unseen_words", None, UNSEEN_WORDS_MODES,
+    "table_and_projected: what words no training caption used read as after the DAMSM phase: "
+    "none, the nearest training words in the vectors, or that and colour names by colour.",
+)
 flags.DEFINE_integer(
     "pretrained_words", None,
     "Most frequent words of the word vectors added to the vocabulary (0: none).",
@@ -141,6 +151,7 @@ _OVERRIDES = {
     "embedding_mode": ("model", "embedding_mode"),
     "word_vectors_dim": ("model", "word_vectors_dim"),
     "word_table_dropout": ("model", "word_table_dropout"),
+    "unseen_words": ("model", "unseen_words"),
     "pretrained_words": ("text", "pretrained_words"),
     "strategy": ("runtime", "strategy"),
     "tpu": ("runtime", "tpu"),

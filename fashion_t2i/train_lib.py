@@ -19,6 +19,8 @@ from fashion_t2i import files
 from fashion_t2i import networks
 from fashion_t2i.progress import log
 from fashion_t2i.run_context import RunContext
+from fashion_t2i.text import unseen_words
+from fashion_t2i.text import vocabulary as vocabulary_lib
 from fashion_t2i.training_loop import TrainingLoop
 
 
@@ -79,6 +81,38 @@ def phase_loop(name, model, checkpoint, context, total_steps, hooks, learning_ra
     )
 
 
+def unseen_words_hook(context, damsm, log_fn=log):
+    """A hook that fills the DAMSM's unseen words (`ModelConfig.unseen_words`), or None.
+
+    The words of the vocabulary that no training caption uses get the
+    embeddings of the training words nearest to them
+    (`text.unseen_words.fill_unseen_words`). Their table rows get no
+    gradient, so filling them between steps does not change training; the
+    DAMSM phase fills them before each evaluation and once more at its end.
+    """
+    mode = context.config.model.unseen_words
+    if mode == "none":
+        return None
+    # Every word of the training captions, cut or not from the vocabulary's
+    # first part (a word below min_count may still be one of the vectors').
+    seen = vocabulary_lib.build_vocabulary(context.train_reader.captions())
+    logged = []
+
+    def hook(step=None, writer=None):
+        count = unseen_words.fill_unseen_words(
+            damsm.text_encoder, context.tokenizer.tokens, seen,
+            use_colours=mode == "vectors_and_colours",
+        )
+        if not logged:
+            logged.append(count)
+            log_fn(
+                f"[damsm] {count} words no training caption uses read as the training words "
+                f"nearest to them (unseen_words={mode})"
+            )
+
+    return hook
+
+
 def train_damsm(context, log_fn=log):
     """Phase 1: trains the text and image encoders with L_similarity.
 
@@ -97,7 +131,9 @@ def train_damsm(context, log_fn=log):
         step = tf.Variable(0, dtype=tf.int64)
     checkpoint = checkpointing.damsm_checkpoint(damsm, optimizer=damsm.optimizer, step=step)
     results = {}
-    hooks = [
+    fill = unseen_words_hook(context, damsm, log_fn)
+    hooks = [] if fill is None else [(train.eval_every, fill)]
+    hooks += [
         (
             train.eval_every,
             evaluation_hooks.damsm_r_precision_hook(context, damsm, results, log_fn),
@@ -110,6 +146,10 @@ def train_damsm(context, log_fn=log):
         log_fn=log_fn,
     )
     summary = loop.run(context.train_batches)
+    if fill is not None:
+        # The last step was saved before its hooks ran.
+        fill()
+        loop.save()
     summary.update(results)
     return damsm, summary
 

@@ -266,3 +266,18 @@ def test_word_table_dropout_needs_table_and_projected_and_a_rate_below_one():
         word_table_dropout=0.5,
     )
     assert config.word_table_dropout == 0.5
+
+
+def test_unseen_words_needs_a_known_mode_and_table_and_projected():
+    with pytest.raises(ValueError, match=r"unseen_words must be one of \('none', 'vectors', 'vectors_and_colours'\), got 'all'"):
+        ModelConfig(
+            embedding_mode="table_and_projected", word_vectors_path="glove-6b-50d",
+            unseen_words="all",
+        )
+    with pytest.raises(ValueError, match=r"unseen_words needs embedding_mode='table_and_projected', got 'projected'"):
+        ModelConfig(
+            embedding_mode="projected", word_vectors_path="glove-6b-50d", unseen_words="vectors"
+        )
+    assert ModelConfig().unseen_words == "none"
+    for preset in ("demo", "catalogue", "fashiongen"):
+        assert get_preset(preset).model.unseen_words == "vectors_and_colours"

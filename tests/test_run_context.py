@@ -1,4 +1,5 @@
-"""RunContext.for_training: the vocabulary it writes into a new run directory."""
+"""RunContext.for_training: the vocabulary it writes into a new run directory, and the
+unseen words the DAMSM phase fills in it."""
 
 
 import numpy as np
@@ -8,8 +9,11 @@ import pytest
 
 from data_fixtures import tiny_embedded_data
 from fashion_t2i.config import get_preset
+from fashion_t2i import train_lib
 from fashion_t2i.data.fashion_gen_reader import FashionGenReader
 from fashion_t2i.run_context import RunContext
+from fashion_t2i.text import colour_names
+from fashion_t2i.text import unseen_words
 from fashion_t2i.text import vocabulary as vocabulary_lib
 
 # In frequency order, as in a vectors file; the first three a caption can
@@ -66,3 +70,43 @@ def test_the_vocabulary_is_the_same_in_a_second_run(data, vectors, tmp_path):
     first = training_vocabulary(data, vectors, tmp_path / "first")
     second = training_vocabulary(data, vectors, tmp_path / "second")
     assert first == second
+
+
+def test_the_damsm_phase_saves_the_unseen_words_filled(data, vectors, tmp_path):
+    """The checkpoint of a DAMSM phase holds the filled rows of the words no caption used."""
+    config = get_preset("smoke").replace(
+        data=data,
+        text={"pretrained_words": 3},
+        model={
+            "word_vectors_path": vectors,
+            "embedding_mode": "table_and_projected",
+            "word_vectors_dim": 2,
+            "unseen_words": "vectors_and_colours",
+        },
+        train={"phase": "damsm", "eval_every": 1},
+    )
+    workdir = str(tmp_path / "run")
+    messages = []
+    train_lib.train(config, workdir, log_fn=messages.append)
+
+    context = RunContext.open(workdir)
+    encoder = context.restore_damsm().text_encoder
+    tokens = context.tokenizer.tokens
+    embeddings = np.asarray(encoder.embed(np.arange(len(tokens))[None]))[0]
+    seen = vocabulary_lib.build_vocabulary(context.train_reader.captions())
+    ids, rows = unseen_words.fill_embeddings(
+        embeddings, np.asarray(encoder.embedding.embeddings), tokens, seen,
+        colour_names.read_colour_names(),
+    )
+    assert [tokens[i] for i in ids] == ["quokka", "xylophone", "zeppelin"]
+    np.testing.assert_allclose(embeddings[ids], rows, atol=1e-5)
+    filled = [m for m in messages if "words no training caption uses" in m]
+    assert filled == [
+        "[damsm] 3 words no training caption uses read as the training words nearest to "
+        "them (unseen_words=vectors_and_colours)"
+    ]
+    # Filled before the first evaluation, so that it measures them filled.
+    first_evaluation = next(
+        i for i, m in enumerate(messages) if "validation R-precision (top-1" in m
+    )
+    assert messages.index(filled[0]) < first_evaluation

@@ -5,6 +5,7 @@ import dataclasses
 REGION_LAYERS = ("mixed6", "mixed7")
 SIMILARITY_MODES = ("t2i", "i2t", "both")
 EMBEDDING_MODES = ("trainable", "projected", "projected_offsets", "table_and_projected")
+UNSEEN_WORDS_MODES = ("none", "vectors", "vectors_and_colours")
 # `image_encoder_weights` value: a trunk pretrained on the run's training images.
 PRETRAIN_TRUNK = "pretrain"
 
@@ -40,6 +41,13 @@ class ModelConfig:
             training leaves a word's table row out, so that the encoder also
             learns to read words through the vectors alone (as it reads words
             no caption used).
+        unseen_words: in `"table_and_projected"`, what the vocabulary's words
+            that no training caption used read as once the DAMSM has trained
+            (`fashion_t2i.text.unseen_words`): `"none"` (their vector through
+            the trained map, plus their untrained table row), `"vectors"` (the
+            training words nearest in the vectors) or `"vectors_and_colours"`
+            (the same, and colour names read as the training colour names
+            nearest in colour).
         word_vectors_dim: size of the vectors in the modes other than `"trainable"` (50 for
             `"glove-6b-50d"`); checked against the vectors when a run starts.
         region_layer: InceptionV3 tap for region features. Keras `mixed7` is
@@ -80,6 +88,7 @@ class ModelConfig:
     embedding_mode: str = "trainable"
     word_vectors_dim: int = 50
     word_table_dropout: float = 0.0
+    unseen_words: str = "none"
     region_layer: str = "mixed7"
     image_encoder_size: int = 299
     image_encoder_weights: str = ""
@@ -126,6 +135,16 @@ class ModelConfig:
         if self.word_table_dropout and self.embedding_mode != "table_and_projected":
             raise ValueError(
                 "ModelConfig.word_table_dropout needs embedding_mode='table_and_projected', "
+                f"got {self.embedding_mode!r}."
+            )
+        if self.unseen_words not in UNSEEN_WORDS_MODES:
+            raise ValueError(
+                f"ModelConfig.unseen_words must be one of {UNSEEN_WORDS_MODES}, "
+                f"got {self.unseen_words!r}."
+            )
+        if self.unseen_words != "none" and self.embedding_mode != "table_and_projected":
+            raise ValueError(
+                "ModelConfig.unseen_words needs embedding_mode='table_and_projected', "
                 f"got {self.embedding_mode!r}."
             )
         if self.word_vectors_dim < 1:
