@@ -15,6 +15,8 @@ Run:
     python -m benchmarks.attention_maps --workdir runs/demo --out docs/attention.png
 """
 
+import sys
+
 import numpy as np
 from absl import app
 from absl import flags
@@ -52,9 +54,14 @@ def main(argv):
     from fashion_t2i import visualization
     from fashion_t2i.run_context import RunContext
 
-    context = RunContext.open(FLAGS.workdir)
-    damsm = context.restore_damsm()
-    batch, attention, result = measure(context, damsm, FLAGS.num_pairs)
+    try:
+        context = RunContext.open(FLAGS.workdir)
+        damsm = context.restore_damsm()
+        batch, attention, result = measure(context, damsm, FLAGS.num_pairs)
+    except (FileNotFoundError, ValueError) as e:
+        # No trained DAMSM, or its data files are gone.
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
     model = context.config.model
     print(
         f"{FLAGS.workdir}: {model.region_layer} at {model.image_encoder_size} px, "
@@ -79,8 +86,9 @@ def main(argv):
         )
         Image.fromarray(grid).save(FLAGS.out)
         print(f"wrote {FLAGS.out}")
+    return 0
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    sys.exit(app.run(main))

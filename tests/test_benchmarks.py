@@ -10,8 +10,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from benchmarks import held_out_words
 from benchmarks import input_pipeline
 from benchmarks import serving
 
@@ -109,3 +111,43 @@ def test_command_lines_reject_bad_values_before_any_work(module, flag, message):
 
     assert result.returncode == 1
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("module", ["benchmarks.held_out_words", "benchmarks.attention_maps"])
+def test_a_workdir_without_a_run_is_a_clear_error(module, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", module, f"--workdir={tmp_path / 'nothing'}"], cwd=REPO_ROOT,
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+
+    assert result.returncode == 1
+    assert "error: FileNotFoundError:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_held_out_word_captions_name_each_word_with_every_other_attribute():
+    from fashion_t2i.data import attributes
+
+    colour = held_out_words.captions_of("colour")
+    assert [word for word, _, _ in colour] == list(attributes.HELD_OUT_COLOUR_WORDS)
+    word, value, texts = colour[0]
+    assert (word, value) == ("crimson", 0)
+    assert texts[:2] == ["a crimson t-shirt", "a crimson trousers"]
+    assert len(texts) == len(attributes.CLASS_NAMES)
+    classes = held_out_words.captions_of("class")
+    assert [(word, value) for word, value, _ in classes] == [
+        ("jeans", 1), ("cardigan", 2), ("gown", 3), ("blazer", 4), ("slippers", 5),
+        ("tunic", 6), ("purse", 8),
+    ]
+    assert classes[0][2][:2] == ["a red jeans", "a navy blue jeans"]
+
+
+def test_held_out_word_report_counts_what_is_drawn():
+    report = held_out_words.report({
+        "colour": [("crimson", 0, np.array([0, 0, 0, 5]))],
+        "class": [("jeans", 1, np.array([3, 3, 1, 3])), ("gown", 3, np.array([3, 3, 3, 3]))],
+    })
+    assert "crimson    (red) -> 0.75, red 0.75" in report
+    assert "jeans      (Trouser) -> 0.25, Dress 0.75" in report
+    assert "mean over words 0.625" in report  # (0.25 + 1.0) / 2

@@ -1,0 +1,104 @@
+"""What a trained run draws for each held-out synonym of the embedded data.
+
+`make evaluate` reports one accuracy over the held-out captions; this shows
+it word by word. For every held-out colour word, "a <word> <class>" for each
+class (canonical class words) and `--seeds` seeds; for every held-out class
+word, "a <colour> <word>" for each colour. The run's attribute classifier
+(`evaluation.attribute_classifier`, trained once and cached in the run)
+says which colour or class each image shows; the table gives the share
+drawn right and the value drawn most.
+
+Run:
+    python -m benchmarks.held_out_words --workdir runs/demo [--seeds 4]
+"""
+
+import collections
+import sys
+
+import numpy as np
+from absl import app
+from absl import flags
+
+_WORKDIR = flags.DEFINE_string("workdir", "runs/demo", "A trained run (embedded data).")
+_SEEDS = flags.DEFINE_integer("seeds", 4, "Seeds per caption.")
+
+
+def captions_of(attribute):
+    """`[(held-out word, true value, [captions])]` of `"colour"` or `"class"`."""
+    from fashion_t2i.data import attributes
+
+    rows = []
+    if attribute == "colour":
+        for value, word in enumerate(attributes.HELD_OUT_COLOUR_WORDS):
+            texts = [f"a {word} {words[0]}" for words in attributes.CLASS_WORDS]
+            rows.append((word, value, texts))
+    else:
+        for value, word in enumerate(attributes.HELD_OUT_CLASS_WORDS):
+            if word is not None:
+                texts = [f"a {words[0]} {word}" for words in attributes.COLOUR_WORDS]
+                rows.append((word, value, texts))
+    return rows
+
+
+def drawn(workdir, seeds):
+    """`{attribute: [(word, true value, predicted values [N])]}` for both attributes."""
+    from fashion_t2i import evaluation
+    from fashion_t2i.run_context import RunContext
+    from fashion_t2i.text_to_image import TextToImage
+
+    context = RunContext.open(workdir)
+    model = TextToImage.from_workdir(workdir, max_batch=64)
+    size = context.config.model.stage_sizes[-1]
+    classifier, _ = evaluation.attribute_classifier(
+        workdir, context.train_reader, context.validation_reader, size,
+        seed=context.config.data.seed, log_fn=lambda message: None,
+    )
+    result = {}
+    for attribute in ("colour", "class"):
+        result[attribute] = []
+        for word, value, texts in captions_of(attribute):
+            captions = [text for text in texts for _ in range(seeds)]
+            images = evaluation.generate_images(
+                model, captions, list(range(len(captions))), log_fn=lambda message: None
+            )
+            predictions = classifier.predict_attributes(evaluation.to_unit_range(images, size))
+            result[attribute].append((word, value, np.asarray(predictions[attribute])))
+    return result
+
+
+def report(result):
+    from fashion_t2i.data import attributes
+
+    names = {"colour": attributes.COLOUR_NAMES, "class": attributes.CLASS_NAMES}
+    lines = []
+    for attribute, rows in result.items():
+        hits = []
+        lines.append(f"{attribute}: word (means) -> share drawn right, drawn most")
+        for word, value, predicted in rows:
+            right = float(np.mean(predicted == value))
+            hits.append(right)
+            most, count = collections.Counter(predicted.tolist()).most_common(1)[0]
+            lines.append(
+                f"  {word:10s} ({names[attribute][value]}) -> {right:.2f}, "
+                f"{names[attribute][most]} {count / len(predicted):.2f}"
+            )
+        lines.append(f"  mean over words {np.mean(hits):.3f}")
+    return "\n".join(lines)
+
+
+def main(argv):
+    del argv
+    if _SEEDS.value < 1:
+        raise app.UsageError("--seeds must be >= 1.")
+    try:
+        result = drawn(_WORKDIR.value, _SEEDS.value)
+    except (FileNotFoundError, ValueError) as e:
+        # No trained run, or data without attribute ids.
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    print(report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(app.run(main))
