@@ -19,8 +19,12 @@ import numpy as np
 from absl import app
 from absl import flags
 
-_WORKDIR = flags.DEFINE_string("workdir", "runs/demo", "A trained run (embedded data).")
-_SEEDS = flags.DEFINE_integer("seeds", 4, "Seeds per caption.")
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_string("workdir", "runs/demo", "A trained run (embedded data).")
+    flags.DEFINE_integer("seeds", 4, "Seeds per caption.")
 
 
 def captions_of(attribute):
@@ -88,10 +92,10 @@ def report(result):
 
 def main(argv):
     del argv
-    if _SEEDS.value < 1:
+    if FLAGS.seeds < 1:
         raise app.UsageError("--seeds must be >= 1.")
     try:
-        result = drawn(_WORKDIR.value, _SEEDS.value)
+        result = drawn(FLAGS.workdir, FLAGS.seeds)
     except (FileNotFoundError, ValueError) as e:
         # No trained run, or data without attribute ids.
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
@@ -101,4 +105,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     sys.exit(app.run(main))

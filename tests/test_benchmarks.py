@@ -151,3 +151,20 @@ def test_held_out_word_report_counts_what_is_drawn():
     assert "crimson    (red) -> 0.75, red 0.75" in report
     assert "jeans      (Trouser) -> 0.25, Dress 0.75" in report
     assert "mean over words 0.625" in report  # (0.25 + 1.0) / 2
+
+
+def test_unseen_words_choice_scores_the_share_of_the_right_value():
+    from benchmarks import unseen_words_choice
+
+    values = unseen_words_choice.single_word_values((("red", "dark red"), ("navy blue", "dark blue")))
+    assert values == {"red": 0, "navy": 1, "blue": 1}  # "dark" names both: left out
+    tokens = ["[PAD]", "[UNK]", "red", "scarlet", "blue", "cotton"]
+    vectors = np.array([[0, 0], [0, 0], [1, 0], [1, 0.1], [0, 1], [0.2, 1]], dtype=float)
+    values = {"red": 0, "scarlet": 0, "blue": 1}
+    seen = {"red", "scarlet", "blue", "cotton"}
+    # Left out, scarlet's nearest is red (right); red's nearest is scarlet (right);
+    # blue's nearest is cotton (no value): 2 of 3.
+    share, count = unseen_words_choice.right_share(
+        tokens, vectors, seen, values, 2, None, (1, 0.05, 1, 10.0)
+    )
+    assert (share, count) == (pytest.approx(2 / 3), 3)

@@ -61,9 +61,9 @@ def _demo():
         model=ModelConfig(
             word_vectors_path="glove-6b-50d",
             embedding_mode="table_and_projected",
-            # Words no training caption used read as the training words
+            # Words no training caption used read as the training word
             # nearest to them (colour names by colour): on held-out synonyms,
-            # colour 0.106 -> 0.498, class 0.370 -> 0.515 (docs/RESULTS.md,
+            # colour 0.106 -> 0.505, class 0.370 -> 0.657 (docs/RESULTS.md,
             # "Words no caption used").
             unseen_words="vectors_and_colours",
             embedding_dim=64,
