@@ -24,6 +24,11 @@ from fashion_t2i.text.tokenizer import Tokenizer
 # Config sections that change what the checkpoints hold: resuming with
 # other values would restore into different networks.
 ARCHITECTURE_SECTIONS = ("text", "model")
+# Fields of those sections that a resumed run may change: they decide what
+# the trained variables are set to once a phase ends, not which variables
+# exist (a run trained before `unseen_words` existed gets its words filled
+# by resuming it with the new value).
+RESUMABLE_FIELDS = frozenset({("model", "unseen_words")})
 
 
 class RunContext:
@@ -212,7 +217,8 @@ def check_workdir(config, workdir):
 
     Raises:
         PermissionError: `workdir` cannot be written.
-        ValueError: `workdir/config.json` has other `text` or `model` values.
+        ValueError: `workdir/config.json` has other `text` or `model` values
+            (but those of `RESUMABLE_FIELDS`).
     """
     try:
         os.makedirs(workdir, exist_ok=True)
@@ -231,6 +237,7 @@ def check_workdir(config, workdir):
             for section in ARCHITECTURE_SECTIONS
             for name in (f.name for f in dataclasses.fields(getattr(config, section)))
             if getattr(getattr(saved, section), name) != getattr(getattr(config, section), name)
+            and (section, name) not in RESUMABLE_FIELDS
         ]
         if changed:
             raise ValueError(

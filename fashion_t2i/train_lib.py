@@ -81,14 +81,17 @@ def phase_loop(name, model, checkpoint, context, total_steps, hooks, learning_ra
     )
 
 
-def unseen_words_hook(context, damsm, log_fn=log):
-    """A hook that fills the DAMSM's unseen words (`ModelConfig.unseen_words`), or None.
+def unseen_words_hook(context, text_encoder, phase, log_fn=log):
+    """A hook that fills the unseen words of `text_encoder` (`ModelConfig.unseen_words`), or None.
 
     The words of the vocabulary that no training caption uses get the
     embeddings of the training words nearest to them
     (`text.unseen_words.fill_unseen_words`). Their table rows get no
     gradient, so filling them between steps does not change training; the
     DAMSM phase fills them before each evaluation and once more at its end.
+    The GAN phase starts from the filled DAMSM and fills its own (frozen)
+    copy of the text encoder at its end too, so that a run trained before
+    the words were filled gets them by being resumed with `unseen_words` set.
     """
     mode = context.config.model.unseen_words
     if mode == "none":
@@ -100,14 +103,14 @@ def unseen_words_hook(context, damsm, log_fn=log):
 
     def hook(step=None, writer=None):
         count = unseen_words.fill_unseen_words(
-            damsm.text_encoder, context.tokenizer.tokens, seen,
+            text_encoder, context.tokenizer.tokens, seen,
             use_colours=mode == "vectors_and_colours",
         )
         if not logged:
             logged.append(count)
             log_fn(
-                f"[damsm] {count} words no training caption uses read as the training words "
-                f"nearest to them (unseen_words={mode})"
+                f"[{phase}] {count} words no training caption uses read as the "
+                f"training words nearest to them (unseen_words={mode})"
             )
 
     return hook
@@ -131,7 +134,7 @@ def train_damsm(context, log_fn=log):
         step = tf.Variable(0, dtype=tf.int64)
     checkpoint = checkpointing.damsm_checkpoint(damsm, optimizer=damsm.optimizer, step=step)
     results = {}
-    fill = unseen_words_hook(context, damsm, log_fn)
+    fill = unseen_words_hook(context, damsm.text_encoder, "damsm", log_fn)
     hooks = [] if fill is None else [(train.eval_every, fill)]
     hooks += [
         (
@@ -182,6 +185,10 @@ def train_gan(context, log_fn=log):
         log_fn=log_fn,
     )
     summary = loop.run(context.train_batches)
+    fill = unseen_words_hook(context, gan.text_encoder, "gan", log_fn)
+    if fill is not None:
+        fill()
+        loop.save()
     summary["skipped_steps"] = loop.skipped_steps
     return gan, summary
 

@@ -110,3 +110,48 @@ def test_the_damsm_phase_saves_the_unseen_words_filled(data, vectors, tmp_path):
         i for i, m in enumerate(messages) if "validation R-precision (top-1" in m
     )
     assert messages.index(filled[0]) < first_evaluation
+
+
+def filled_rows_match(encoder, context):
+    tokens = context.tokenizer.tokens
+    embeddings = np.asarray(encoder.embed(np.arange(len(tokens))[None]))[0]
+    seen = vocabulary_lib.build_vocabulary(context.train_reader.captions())
+    ids, rows = unseen_words.fill_embeddings(
+        embeddings, np.asarray(encoder.embedding.embeddings), tokens, seen,
+        colour_names.read_colour_names(),
+    )
+    return embeddings, np.allclose(embeddings[ids], rows, atol=1e-5)
+
+
+def test_a_run_trained_without_filling_gets_its_words_filled_when_resumed(data, vectors, tmp_path):
+    config = get_preset("smoke").replace(
+        data=data,
+        text={"pretrained_words": 3},
+        model={
+            "word_vectors_path": vectors,
+            "embedding_mode": "table_and_projected",
+            "word_vectors_dim": 2,
+        },
+    )
+    workdir = str(tmp_path / "run")
+    train_lib.train(config, workdir, log_fn=lambda message: None)
+    context = RunContext.open(workdir)
+    before, filled = filled_rows_match(context.restore_gan()[0].text_encoder, context)
+    assert not filled
+
+    messages = []
+    train_lib.train(
+        config.replace(model={"unseen_words": "vectors_and_colours"}), workdir,
+        log_fn=messages.append,
+    )
+
+    context = RunContext.open(workdir)
+    assert context.config.model.unseen_words == "vectors_and_colours"
+    gan, step = context.restore_gan()
+    assert step == config.train.gan_steps  # no step trained again
+    for encoder in (context.restore_damsm().text_encoder, gan.text_encoder):
+        after, filled = filled_rows_match(encoder, context)
+        assert filled
+        seen = len(vocabulary_lib.build_vocabulary(context.train_reader.captions()))
+        np.testing.assert_array_equal(after[:seen], before[:seen])
+    assert sum("words no training caption uses" in m for m in messages) == 2
