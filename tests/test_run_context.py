@@ -37,16 +37,22 @@ def vectors(tmp_path_factory):
     return str(directory)
 
 
-def training_vocabulary(data, vectors, workdir):
-    config = get_preset("smoke").replace(
+def vectors_config(data, vectors, embedding_mode, **model):
+    """The smoke preset on the tiny data, with the tiny vectors' 3 words in its vocabulary."""
+    return get_preset("smoke").replace(
         data=data,
         text={"pretrained_words": 3},
         model={
             "word_vectors_path": vectors,
-            "embedding_mode": "projected_offsets",
+            "embedding_mode": embedding_mode,
             "word_vectors_dim": 2,
+            **model,
         },
     )
+
+
+def training_vocabulary(data, vectors, workdir):
+    config = vectors_config(data, vectors, "projected_offsets")
     context = RunContext.for_training(config, str(workdir), log_fn=lambda message: None)
     with open(context.vocabulary_path, encoding="utf-8") as f:
         return f.read()
@@ -72,47 +78,8 @@ def test_the_vocabulary_is_the_same_in_a_second_run(data, vectors, tmp_path):
     assert first == second
 
 
-def test_the_damsm_phase_saves_the_unseen_words_filled(data, vectors, tmp_path):
-    """The checkpoint of a DAMSM phase holds the filled rows of the words no caption used."""
-    config = get_preset("smoke").replace(
-        data=data,
-        text={"pretrained_words": 3},
-        model={
-            "word_vectors_path": vectors,
-            "embedding_mode": "table_and_projected",
-            "word_vectors_dim": 2,
-            "unseen_words": "vectors_and_colours",
-        },
-        train={"phase": "damsm", "eval_every": 1},
-    )
-    workdir = str(tmp_path / "run")
-    messages = []
-    train_lib.train(config, workdir, log_fn=messages.append)
-
-    context = RunContext.open(workdir)
-    encoder = context.restore_damsm().text_encoder
-    tokens = context.tokenizer.tokens
-    embeddings = np.asarray(encoder.embed(np.arange(len(tokens))[None]))[0]
-    seen = vocabulary_lib.build_vocabulary(context.train_reader.captions())
-    ids, rows = unseen_words.fill_embeddings(
-        embeddings, np.asarray(encoder.embedding.embeddings), tokens, seen,
-        colour_names.read_colour_names(),
-    )
-    assert [tokens[i] for i in ids] == ["quokka", "xylophone", "zeppelin"]
-    np.testing.assert_allclose(embeddings[ids], rows, atol=1e-5)
-    filled = [m for m in messages if "words no training caption uses" in m]
-    assert filled == [
-        "[damsm] 3 words no training caption uses read as the training words nearest to "
-        "them (unseen_words=vectors_and_colours)"
-    ]
-    # Filled before the first evaluation, so that it measures them filled.
-    first_evaluation = next(
-        i for i, m in enumerate(messages) if "validation R-precision (top-1" in m
-    )
-    assert messages.index(filled[0]) < first_evaluation
-
-
-def filled_rows_match(encoder, context):
+def filled_rows(encoder, context):
+    """`(embedding of every token, whether the unseen words hold their filled rows)`."""
     tokens = context.tokenizer.tokens
     embeddings = np.asarray(encoder.embed(np.arange(len(tokens))[None]))[0]
     seen = vocabulary_lib.build_vocabulary(context.train_reader.captions())
@@ -123,20 +90,37 @@ def filled_rows_match(encoder, context):
     return embeddings, np.allclose(embeddings[ids], rows, atol=1e-5)
 
 
-def test_a_run_trained_without_filling_gets_its_words_filled_when_resumed(data, vectors, tmp_path):
-    config = get_preset("smoke").replace(
-        data=data,
-        text={"pretrained_words": 3},
-        model={
-            "word_vectors_path": vectors,
-            "embedding_mode": "table_and_projected",
-            "word_vectors_dim": 2,
-        },
+def test_the_damsm_phase_saves_the_unseen_words_filled(data, vectors, tmp_path):
+    """The checkpoint of a DAMSM phase holds the filled rows of the words no caption used."""
+    config = vectors_config(
+        data, vectors, "table_and_projected", unseen_words="vectors_and_colours"
+    ).replace(train={"phase": "damsm", "eval_every": 1})
+    workdir = str(tmp_path / "run")
+    messages = []
+    train_lib.train(config, workdir, log_fn=messages.append)
+
+    context = RunContext.open(workdir)
+    encoder = context.restore_damsm().text_encoder
+    _, filled = filled_rows(encoder, context)
+    assert filled
+    fill_messages = [m for m in messages if "words no training caption uses" in m]
+    assert fill_messages == [
+        "[damsm] 3 words no training caption uses read as the training words nearest to "
+        "them (unseen_words=vectors_and_colours)"
+    ]
+    # Filled before the first evaluation, so that it measures them filled.
+    first_evaluation = next(
+        i for i, m in enumerate(messages) if "validation R-precision (top-1" in m
     )
+    assert messages.index(fill_messages[0]) < first_evaluation
+
+
+def test_a_run_trained_without_filling_gets_its_words_filled_when_resumed(data, vectors, tmp_path):
+    config = vectors_config(data, vectors, "table_and_projected")
     workdir = str(tmp_path / "run")
     train_lib.train(config, workdir, log_fn=lambda message: None)
     context = RunContext.open(workdir)
-    before, filled = filled_rows_match(context.restore_gan()[0].text_encoder, context)
+    before, filled = filled_rows(context.restore_gan()[0].text_encoder, context)
     assert not filled
 
     messages = []
@@ -150,7 +134,7 @@ def test_a_run_trained_without_filling_gets_its_words_filled_when_resumed(data, 
     gan, step = context.restore_gan()
     assert step == config.train.gan_steps  # no step trained again
     for encoder in (context.restore_damsm().text_encoder, gan.text_encoder):
-        after, filled = filled_rows_match(encoder, context)
+        after, filled = filled_rows(encoder, context)
         assert filled
         seen = len(vocabulary_lib.build_vocabulary(context.train_reader.captions()))
         np.testing.assert_array_equal(after[:seen], before[:seen])
