@@ -151,3 +151,16 @@ def test_filling_needs_a_word_table_and_the_encoders_vocabulary():
         unseen_words.fill_unseen_words(text_encoder(word_table=False), TOKENS, SEEN)
     with pytest.raises(ValueError, match="5 tokens for a text encoder of 6"):
         unseen_words.fill_unseen_words(text_encoder(), TOKENS[:5], SEEN)
+
+
+def test_unseen_words_are_filled_the_same_in_chunks(monkeypatch):
+    rng = np.random.default_rng(0)
+    tokens = ["[PAD]", "[UNK]"] + [f"w{i}" for i in range(40)]
+    embeddings, vectors = rng.normal(size=(42, 3)), rng.normal(size=(42, 5))
+    seen = {f"w{i}" for i in range(0, 40, 4)}
+    whole = unseen_words.fill_embeddings(embeddings, vectors, tokens, seen, neighbours=3)
+    monkeypatch.setattr(unseen_words, "CHUNK", 7)
+    chunked = unseen_words.fill_embeddings(embeddings, vectors, tokens, seen, neighbours=3)
+    np.testing.assert_array_equal(whole[0], chunked[0])
+    np.testing.assert_allclose(whole[1], chunked[1], rtol=1e-12)
+    assert len(whole[0]) == 30

@@ -37,6 +37,9 @@ COLOUR_NEIGHBOURS = 1
 COLOUR_SCALE = 10.0
 # Tokens that are not words: never a neighbour, never filled.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]")
+# Unseen words scored against every seen word at a time (bounds the memory
+# of the [U, S] cosines with a large caption vocabulary).
+CHUNK = 1024
 
 
 def softmax_neighbours(scores, count, sharpness):
@@ -95,8 +98,11 @@ def fill_embeddings(
         return unseen, rows
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     unit = vectors / np.maximum(norms, 1e-12)
-    top, weights = softmax_neighbours(unit[unseen] @ unit[seen].T, neighbours, 1.0 / temperature)
-    rows[:] = np.einsum("uk,uke->ue", weights, embeddings[seen][top])
+    seen_unit, seen_embeddings = unit[seen].T, embeddings[seen]
+    for start in range(0, len(unseen), CHUNK):
+        block = unseen[start : start + CHUNK]
+        top, weights = softmax_neighbours(unit[block] @ seen_unit, neighbours, 1.0 / temperature)
+        rows[start : start + len(block)] = np.einsum("uk,uke->ue", weights, seen_embeddings[top])
     if colours:
         named = [i for i in seen if tokens[i] in colours]
         if named:
