@@ -64,7 +64,7 @@ def right_share(tokens, vectors, seen, values, num_values, colours, setting, wor
     shares = []
     for word in words:
         kept = [position[word]] + [i for i, t in enumerate(tokens) if t in seen and t != word]
-        ids, rows = unseen_words.fill_embeddings(
+        ids, rows, _ = unseen_words.fill_embeddings(
             one_hot[kept], vectors[kept], [tokens[i] for i in kept], seen - {word}, colours,
             neighbours=neighbours, temperature=temperature,
             colour_neighbours=colour_neighbours, colour_scale=colour_scale,

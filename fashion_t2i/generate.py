@@ -44,17 +44,20 @@ def generate_grid(model, texts, num_samples, seed):
     return visualization.image_grid(np.stack(rows))
 
 
-def word_notes(tokenizer, texts):
+def word_notes(tokenizer, texts, read_as=None):
     """What the model makes of each text's words, for a person reading the output.
 
     Args:
         tokenizer: the model's `Tokenizer`.
         texts: captions (str).
+        read_as: `{word no training caption used: the training word it reads
+            as}` (`text.unseen_words.read_as` of the run), or None.
 
     Returns:
         One entry per text: a line naming its words that are not in the
-        vocabulary (read as "[UNK]") and the words after the first
-        `max_words`, which the model never sees; None if there are neither.
+        vocabulary (read as "[UNK]"), its words that no training caption used
+        with the training word each reads as, and the words after the first
+        `max_words`, which the model never sees; None if there are none.
     """
     import tensorflow as tf
 
@@ -69,10 +72,17 @@ def word_notes(tokenizer, texts):
     notes = []
     for text, text_tokens, text_words, text_all_words in zip(texts, tokens, words, all_words):
         unknown = [w.decode() for w, t in zip(text_words, text_tokens) if t == oov]
+        unseen = [
+            f"{t.decode()} as {read_as[t.decode()]}"
+            for t in dict.fromkeys(text_tokens)
+            if read_as and t.decode() in read_as
+        ]
         cut = [w.decode() for w in text_all_words[tokenizer.max_words:]]
         parts = []
         if unknown:
             parts.append(f"unknown words: {', '.join(unknown)} (drawn as {vocabulary.OOV_TOKEN})")
+        if unseen:
+            parts.append(f"words no training caption used, read as: {', '.join(unseen)}")
         if cut:
             parts.append(
                 f"words after the first {tokenizer.max_words} were not used: {', '.join(cut)}"
@@ -91,10 +101,11 @@ def main(argv):
         raise app.UsageError("Every --text must contain at least one letter or digit.")
     import tensorflow as tf
 
+    from fashion_t2i.text import unseen_words
     from fashion_t2i.text_to_image import TextToImage
 
     model = TextToImage.from_workdir(FLAGS.workdir, max_batch=max(FLAGS.num_samples, 1))
-    for note in word_notes(model.tokenizer, texts):
+    for note in word_notes(model.tokenizer, texts, unseen_words.read_as(FLAGS.workdir)):
         if note:
             print(note)
     grid = generate_grid(model, texts, FLAGS.num_samples, FLAGS.seed)

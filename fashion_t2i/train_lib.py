@@ -92,6 +92,8 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
     The GAN phase starts from the filled DAMSM and fills its own (frozen)
     copy of the text encoder at its end too, so that a run trained before
     the words were filled gets them by being resumed with `unseen_words` set.
+    What each word reads as is written to `<workdir>/unseen_words.json`
+    (`text.unseen_words.read_as`).
     """
     mode = context.config.model.unseen_words
     if mode == "none":
@@ -102,15 +104,20 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
     logged = []
 
     def hook(step=None, writer=None):
-        count = unseen_words.fill_unseen_words(
+        read_as = unseen_words.fill_unseen_words(
             text_encoder, context.tokenizer.tokens, seen,
             use_colours=mode == "vectors_and_colours",
         )
         if not logged:
-            logged.append(count)
+            logged.append(len(read_as))
+            files.write_json(
+                os.path.join(context.workdir, unseen_words.READ_AS_FILENAME),
+                {"unseen_words": mode, "read_as": read_as},
+            )
             log_fn(
-                f"[{phase}] {count} words no training caption uses read as the "
-                f"training words nearest to them (unseen_words={mode})"
+                f"[{phase}] {len(read_as)} words no training caption uses read as the "
+                f"training words nearest to them (unseen_words={mode}; "
+                f"{unseen_words.READ_AS_FILENAME} lists them)"
             )
 
     return hook

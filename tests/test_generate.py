@@ -13,8 +13,10 @@ import pytest
 import tensorflow as tf
 
 from fashion_t2i import checkpointing
+from fashion_t2i import files
 from fashion_t2i.config import get_preset
 from fashion_t2i.generate import word_notes
+from fashion_t2i.text import unseen_words
 from fashion_t2i.text import vocabulary as vocabulary_lib
 from fashion_t2i.text_to_image import TextToImage
 
@@ -66,13 +68,30 @@ def test_notes_give_unknown_and_cut_words_in_one_line_and_nothing_for_known_word
     ]
 
 
+def test_notes_say_what_words_no_caption_used_read_as(tokenizer):
+    read_as = {"navy": "red", "dress": "frock", "boot": "sandal"}
+    notes = word_notes(tokenizer, ["a navy dress, navy", "a zzqxv boot", "a red dress"], read_as)
+
+    assert notes == [
+        "a navy dress, navy: words no training caption used, read as: navy as red, "
+        "dress as frock",
+        "a zzqxv boot: unknown words: zzqxv (drawn as [UNK]); words no training caption "
+        "used, read as: boot as sandal",
+        "a red dress: words no training caption used, read as: dress as frock",
+    ]
+
+
 @pytest.mark.slow
 def test_command_line_prints_one_line_per_text_with_something_to_say(workdir, tmp_path):
     out = str(tmp_path / "grid.png")
+    files.write_json(
+        os.path.join(workdir, unseen_words.READ_AS_FILENAME),
+        {"unseen_words": "vectors", "read_as": {"navy": "red"}},
+    )
     result = subprocess.run(
         [sys.executable, "-m", "fashion_t2i.generate", f"--workdir={workdir}",
          "--text=a zzqxv dress", "--text=a red dress", f"--text={LONG_TEXT}",
-         "--num_samples=2", f"--out={out}"],
+         "--text=a navy dress", "--num_samples=2", f"--out={out}"],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"),
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -80,7 +99,9 @@ def test_command_line_prints_one_line_per_text_with_something_to_say(workdir, tm
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.splitlines() == [
         "a zzqxv dress: unknown words: zzqxv (drawn as [UNK])",
-        f"{LONG_TEXT}: words after the first 8 were not used: boot, with, buttons",
-        f"wrote {out} (3 captions x 2 samples)",
+        f"{LONG_TEXT}: words no training caption used, read as: navy as red; "
+        "words after the first 8 were not used: boot, with, buttons",
+        "a navy dress: words no training caption used, read as: navy as red",
+        f"wrote {out} (4 captions x 2 samples)",
     ]
-    assert tf.io.decode_png(tf.io.read_file(out)).shape == (3 * 32, 2 * 32, 3)
+    assert tf.io.decode_png(tf.io.read_file(out)).shape == (4 * 32, 2 * 32, 3)

@@ -83,7 +83,7 @@ def filled_rows(encoder, context):
     tokens = context.tokenizer.tokens
     embeddings = np.asarray(encoder.embed(np.arange(len(tokens))[None]))[0]
     seen = vocabulary_lib.build_vocabulary(context.train_reader.captions())
-    ids, rows = unseen_words.fill_embeddings(
+    ids, rows, _ = unseen_words.fill_embeddings(
         embeddings, np.asarray(encoder.embedding.embeddings), tokens, seen,
         colour_names.read_colour_names(),
     )
@@ -106,8 +106,12 @@ def test_the_damsm_phase_saves_the_unseen_words_filled(data, vectors, tmp_path):
     fill_messages = [m for m in messages if "words no training caption uses" in m]
     assert fill_messages == [
         "[damsm] 3 words no training caption uses read as the training words nearest to "
-        "them (unseen_words=vectors_and_colours)"
+        "them (unseen_words=vectors_and_colours; unseen_words.json lists them)"
     ]
+    read_as = unseen_words.read_as(workdir)
+    seen = set(vocabulary_lib.build_vocabulary(context.train_reader.captions()))
+    assert sorted(read_as) == ["quokka", "xylophone", "zeppelin"]
+    assert set(read_as.values()) <= seen
     # Filled before the first evaluation, so that it measures them filled.
     first_evaluation = next(
         i for i, m in enumerate(messages) if "validation R-precision (top-1" in m

@@ -62,13 +62,16 @@ def test_more_neighbours_than_candidates_takes_them_all():
 
 
 def test_one_neighbour_gives_the_nearest_seen_word_in_the_vectors():
-    ids, rows = unseen_words.fill_embeddings(EMBEDDINGS, VECTORS, TOKENS, SEEN, neighbours=1)
+    ids, rows, sources = unseen_words.fill_embeddings(
+        EMBEDDINGS, VECTORS, TOKENS, SEEN, neighbours=1
+    )
     np.testing.assert_array_equal(ids, [4, 5])
+    np.testing.assert_array_equal(sources, [3, 2])  # blue, red
     np.testing.assert_allclose(rows, [[0, 1, 0], [1, 0, 0]])  # crimson -> blue; a tie -> red
 
 
 def test_several_neighbours_are_a_softmax_of_the_cosines():
-    ids, rows = unseen_words.fill_embeddings(
+    ids, rows, _ = unseen_words.fill_embeddings(
         EMBEDDINGS, VECTORS, TOKENS, SEEN, neighbours=2, temperature=0.5
     )
     # crimson: cosines 0.6 (red) and 0.8 (blue), softmax of 2x them.
@@ -83,23 +86,24 @@ def test_colour_names_are_filled_from_the_nearest_colour_names():
         "blue": colour_names.srgb_to_lab([25, 35, 200]),
         "crimson": colour_names.srgb_to_lab([140, 0, 15]),
     }
-    ids, rows = unseen_words.fill_embeddings(
+    ids, rows, _ = unseen_words.fill_embeddings(
         EMBEDDINGS, VECTORS, TOKENS, SEEN, colours=colours, neighbours=1, colour_neighbours=1
     )
     np.testing.assert_allclose(rows[0], [1, 0, 0])  # crimson reads as red, not blue
     np.testing.assert_allclose(rows[1], [1, 0, 0])  # zzqxv is no colour: vectors
-    _, two = unseen_words.fill_embeddings(
+    _, two, sources = unseen_words.fill_embeddings(
         EMBEDDINGS, VECTORS, TOKENS, SEEN, colours=colours, colour_neighbours=2, colour_scale=20.0
     )
     d_red = np.linalg.norm(colours["crimson"] - colours["red"])
     d_blue = np.linalg.norm(colours["crimson"] - colours["blue"])
     to_red = 1.0 / (1.0 + math.exp(-(d_blue - d_red) / 20.0))
     np.testing.assert_allclose(two[0], [to_red, 1 - to_red, 0])
+    np.testing.assert_array_equal(sources, [2, 2])  # crimson mostly red; zzqxv tie -> red
 
 
 def test_special_tokens_are_neither_neighbours_nor_filled():
     seen = SEEN | {"[UNK]"}
-    ids, rows = unseen_words.fill_embeddings(EMBEDDINGS, VECTORS, TOKENS, seen, neighbours=3)
+    ids, rows, _ = unseen_words.fill_embeddings(EMBEDDINGS, VECTORS, TOKENS, seen, neighbours=3)
     np.testing.assert_array_equal(ids, [4, 5])
     assert np.all(rows[:, 2] == 0)  # [UNK]'s row (5, 5, 5) never enters a mean
 
@@ -131,11 +135,11 @@ def test_the_encoder_reads_unseen_words_as_their_filled_rows():
     before = embeddings_of(encoder)
     projection = encoder.projection.get_weights()
 
-    count = unseen_words.fill_unseen_words(encoder, TOKENS, SEEN, use_colours=False)
+    read_as = unseen_words.fill_unseen_words(encoder, TOKENS, SEEN, use_colours=False)
 
     after = embeddings_of(encoder)
-    assert count == 2
-    _, expected = unseen_words.fill_embeddings(before, VECTORS, TOKENS, SEEN)
+    assert read_as == {"crimson": "blue", "zzqxv": "red"}
+    _, expected, _ = unseen_words.fill_embeddings(before, VECTORS, TOKENS, SEEN)
     np.testing.assert_allclose(after[4:], expected, atol=1e-5)
     np.testing.assert_array_equal(after[:4], before[:4])  # seen and special rows kept
     for kept, weights in zip(encoder.projection.get_weights(), projection):
@@ -163,4 +167,5 @@ def test_unseen_words_are_filled_the_same_in_chunks(monkeypatch):
     chunked = unseen_words.fill_embeddings(embeddings, vectors, tokens, seen, neighbours=3)
     np.testing.assert_array_equal(whole[0], chunked[0])
     np.testing.assert_allclose(whole[1], chunked[1], rtol=1e-12)
+    np.testing.assert_array_equal(whole[2], chunked[2])
     assert len(whole[0]) == 30

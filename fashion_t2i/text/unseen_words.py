@@ -26,6 +26,9 @@ at temperature 0.05 and three colours at scale 10: 0.15 and 0.42.
 `docs/RESULTS.md` ("Words no caption used") has the measurements.
 """
 
+import json
+import os
+
 import numpy as np
 from keras import ops
 
@@ -37,6 +40,9 @@ COLOUR_NEIGHBOURS = 1
 COLOUR_SCALE = 10.0
 # Tokens that are not words: never a neighbour, never filled.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]")
+# What each filled word reads as, written into a run by its DAMSM phase and
+# shown by `generate`.
+READ_AS_FILENAME = "unseen_words.json"
 # Unseen words scored against every seen word at a time (bounds the memory
 # of the [U, S] cosines with a large caption vocabulary).
 CHUNK = 1024
@@ -77,8 +83,9 @@ def fill_embeddings(
         colours: `{colour name: CIELAB}` or None (see the module docstring).
 
     Returns:
-        `(ids, rows)`: the unseen tokens' ids [U] and their embeddings [U, E],
-        in id order. Special tokens are neither seen nor filled.
+        `(ids, rows, sources)`: the unseen tokens' ids [U], their embeddings
+        [U, E] and the id of the seen token each takes most of its row from
+        [U], in id order. Special tokens are neither seen nor filled.
 
     Raises:
         ValueError: no token of `tokens` is a seen word.
@@ -94,8 +101,9 @@ def fill_embeddings(
     if not len(seen):
         raise ValueError("No token of the vocabulary is a word of the training captions.")
     rows = np.zeros((len(unseen), embeddings.shape[1]))
+    sources = np.zeros(len(unseen), dtype=int)
     if not len(unseen):
-        return unseen, rows
+        return unseen, rows, sources
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     unit = vectors / np.maximum(norms, 1e-12)
     seen_unit, seen_embeddings = unit[seen].T, embeddings[seen]
@@ -103,6 +111,8 @@ def fill_embeddings(
         block = unseen[start : start + CHUNK]
         top, weights = softmax_neighbours(unit[block] @ seen_unit, neighbours, 1.0 / temperature)
         rows[start : start + len(block)] = np.einsum("uk,uke->ue", weights, seen_embeddings[top])
+        heaviest = np.take_along_axis(top, np.argmax(weights, axis=1)[:, None], axis=1)[:, 0]
+        sources[start : start + len(block)] = seen[heaviest]
     if colours:
         named = [i for i in seen if tokens[i] in colours]
         if named:
@@ -114,7 +124,8 @@ def fill_embeddings(
                         -distances[None], colour_neighbours, 1.0 / colour_scale
                     )
                     rows[row] = weights[0] @ embeddings[np.asarray(named)[top[0]]]
-    return unseen, rows
+                    sources[row] = named[top[0][np.argmax(weights[0])]]
+    return unseen, rows, sources
 
 
 def fill_unseen_words(text_encoder, tokens, seen_words, use_colours=True):
@@ -132,7 +143,7 @@ def fill_unseen_words(text_encoder, tokens, seen_words, use_colours=True):
         use_colours: fill colour names from `colour_names` (see the module).
 
     Returns:
-        The number of words filled.
+        `{unseen word: the seen word its row comes most from}` of every word filled.
 
     Raises:
         ValueError: the encoder has no word table, or `tokens` is not its vocabulary.
@@ -149,10 +160,19 @@ def fill_unseen_words(text_encoder, tokens, seen_words, use_colours=True):
     embeddings = ops.convert_to_numpy(ops.cast(text_encoder.embed(all_ids)[0], "float32"))
     vectors = ops.convert_to_numpy(ops.cast(text_encoder.embedding.embeddings, "float32"))
     colours = colour_names.read_colour_names() if use_colours else None
-    ids, rows = fill_embeddings(embeddings, vectors, tokens, seen_words, colours)
+    ids, rows, sources = fill_embeddings(embeddings, vectors, tokens, seen_words, colours)
     if len(ids):
         table = ops.convert_to_numpy(ops.cast(text_encoder.table.embeddings, "float32"))
         # The table row is what the map of the vector does not already give.
         table[ids] += rows - embeddings[ids]
         text_encoder.table.embeddings.assign(table.astype(text_encoder.table.embeddings.dtype))
-    return len(ids)
+    return {tokens[i]: tokens[j] for i, j in zip(ids, sources)}
+
+
+def read_as(workdir):
+    """`{unseen word: the training word it reads as}` of a run; `{}` if it fills none."""
+    path = os.path.join(workdir, READ_AS_FILENAME)
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)["read_as"]
