@@ -105,11 +105,11 @@ def _demo():
             damsm_steps=1500,
             # Class accuracy still rises at 1500 steps; without the image
             # encoder in the step (1.44x faster) 2100 take the time 1500 did.
-            # 3000 over 2100 (the same DAMSM, resumed): variety ratio 0.79 /
-            # 0.80 -> 0.85 / 0.86, class 0.693 -> 0.705, domain FID 6.3 ->
-            # 5.2, class kept under a colour edit 0.745 -> 0.79, for about
-            # 2.5 more minutes of `make train` (docs/RESULTS.md, "Variety and
-            # word edits").
+            # 3000 over 2100: domain FID 6.3 -> 5.0-5.2 in two trainings,
+            # class +0.01, for under a minute more of `make train` on a quiet
+            # machine (15 min 55 s). The variety ratio moves more between
+            # two trainings (0.65 and 0.85 at 3000 steps) than with the
+            # steps (docs/RESULTS.md, "Variety and word edits").
             gan_steps=3000,
             similarity_weight=0.0,
             # A random wrong caption names another colour, so D learnt to
