@@ -71,3 +71,26 @@ def test_region_masks_follow_the_product():
     images[0, :3, 3] = -1.0  # a third of the top right quarter
     masks = region_masks(images, (2, 2))
     np.testing.assert_array_equal(masks[0], [[True, False], [False, True]])
+
+
+def test_maps_of_a_bfloat16_damsm_are_computed_in_float32():
+    """A bfloat16 softmax sums to 1 only to about 1e-2; the maps must sum to 1."""
+    import tensorflow as tf
+
+    from fashion_t2i.config import get_preset
+    from fashion_t2i.evaluation_hooks import damsm_attention
+
+    rng = np.random.default_rng(0)
+    features = {
+        "word_features": tf.cast(rng.normal(size=(3, 4, 16)) * 3, tf.bfloat16),
+        "region_features": tf.cast(rng.normal(size=(3, 9, 16)) * 3, tf.bfloat16),
+    }
+    batch = {"token_ids": tf.constant([[5, 6, 7, 8], [5, 6, 0, 0], [9, 0, 0, 0]])}
+
+    attention = damsm_attention(lambda batch, training: features, batch, get_preset("demo"))
+
+    assert attention.shape == (3, 4, 3, 3)
+    assert attention.dtype == np.float32
+    sums = attention.reshape(3, 4, 9).sum(-1)
+    real = np.array([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]], bool)
+    np.testing.assert_allclose(sums[real], 1.0, atol=1e-5)
