@@ -91,7 +91,9 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
     DAMSM phase fills them before each evaluation and once more at its end.
     The GAN phase starts from the filled DAMSM and fills its own (frozen)
     copy of the text encoder at its end too, so that a run trained before
-    the words were filled gets them by being resumed with `unseen_words` set.
+    the words were filled gets them by being resumed with `unseen_words` set;
+    it saves its checkpoint again only then (the hook returns whether the
+    table changed).
     What each word reads as is written to `<workdir>/unseen_words.json`
     (`text.unseen_words.read_as`).
     """
@@ -101,15 +103,17 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
     # Every word of the training captions, cut or not from the vocabulary's
     # first part (a word below min_count may still be one of the vectors').
     seen = vocabulary_lib.build_vocabulary(context.train_reader.captions())
-    logged = []
+    written = False
 
     def hook(step=None, writer=None):
-        read_as = unseen_words.fill_unseen_words(
+        """Fills the words; returns whether the text encoder's table changed."""
+        nonlocal written
+        read_as, changed = unseen_words.fill_unseen_words(
             text_encoder, context.tokenizer.tokens, seen,
             use_colours=mode == "vectors_and_colours",
         )
-        if not logged:
-            logged.append(len(read_as))
+        if not written:
+            written = True
             files.write_json(
                 os.path.join(context.workdir, unseen_words.READ_AS_FILENAME),
                 {"unseen_words": mode, "read_as": read_as},
@@ -119,6 +123,7 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
                 f"training words nearest to them (unseen_words={mode}; "
                 f"{unseen_words.READ_AS_FILENAME} lists them)"
             )
+        return changed
 
     return hook
 
@@ -193,8 +198,8 @@ def train_gan(context, log_fn=log):
     )
     summary = loop.run(context.train_batches)
     fill = unseen_words_hook(context, gan.text_encoder, "gan", log_fn)
-    if fill is not None:
-        fill()
+    if fill is not None and fill():
+        # A GAN trained on an unfilled DAMSM: its frozen copy was unfilled.
         loop.save()
     summary["skipped_steps"] = loop.skipped_steps
     return gan, summary

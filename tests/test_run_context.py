@@ -143,3 +143,13 @@ def test_a_run_trained_without_filling_gets_its_words_filled_when_resumed(data, 
         seen = len(vocabulary_lib.build_vocabulary(context.train_reader.captions()))
         np.testing.assert_array_equal(after[:seen], before[:seen])
     assert sum("words no training caption uses" in m for m in messages) == 2
+    assert any(m.startswith("[gan] checkpoint") for m in messages)
+
+    # Resumed again, the GAN's words are filled already: its checkpoint is
+    # not written again.
+    messages = []
+    train_lib.train(
+        config.replace(model={"unseen_words": "vectors_and_colours"}), workdir,
+        log_fn=messages.append,
+    )
+    assert not any(m.startswith("[gan] checkpoint") for m in messages)

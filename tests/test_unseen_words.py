@@ -135,18 +135,22 @@ def test_the_encoder_reads_unseen_words_as_their_filled_rows():
     before = embeddings_of(encoder)
     projection = encoder.projection.get_weights()
 
-    read_as = unseen_words.fill_unseen_words(encoder, TOKENS, SEEN, use_colours=False)
+    read_as, changed = unseen_words.fill_unseen_words(encoder, TOKENS, SEEN, use_colours=False)
 
     after = embeddings_of(encoder)
     assert read_as == {"crimson": "blue", "zzqxv": "red"}
+    assert changed
     _, expected, _ = unseen_words.fill_embeddings(before, VECTORS, TOKENS, SEEN)
     np.testing.assert_allclose(after[4:], expected, atol=1e-5)
     np.testing.assert_array_equal(after[:4], before[:4])  # seen and special rows kept
     for kept, weights in zip(encoder.projection.get_weights(), projection):
         np.testing.assert_array_equal(kept, weights)
     np.testing.assert_array_equal(np.asarray(encoder.embedding.embeddings), VECTORS.astype("float32"))
-    # Filling again gives the same rows.
-    unseen_words.fill_unseen_words(encoder, TOKENS, SEEN, use_colours=False)
+    # Filling again gives the same rows, and does not write the table.
+    table = np.asarray(encoder.table.embeddings).copy()
+    _, changed = unseen_words.fill_unseen_words(encoder, TOKENS, SEEN, use_colours=False)
+    assert not changed
+    np.testing.assert_array_equal(np.asarray(encoder.table.embeddings), table)
     np.testing.assert_allclose(embeddings_of(encoder), after, atol=1e-6)
 
 

@@ -46,6 +46,9 @@ READ_AS_FILENAME = "unseen_words.json"
 # Unseen words scored against every seen word at a time (bounds the memory
 # of the [U, S] cosines with a large caption vocabulary).
 CHUNK = 1024
+# Largest difference between a word's embedding and its fill at which the
+# word counts as filled (float32 rounding of table + map).
+FILLED_ATOL = 1e-5
 
 
 def softmax_neighbours(scores, count, sharpness):
@@ -114,8 +117,8 @@ def fill_embeddings(
         heaviest = np.take_along_axis(top, np.argmax(weights, axis=1)[:, None], axis=1)[:, 0]
         sources[start : start + len(block)] = seen[heaviest]
     if colours:
-        named = [i for i in seen if tokens[i] in colours]
-        if named:
+        named = np.array([i for i in seen if tokens[i] in colours], dtype=int)
+        if len(named):
             named_lab = np.stack([colours[tokens[i]] for i in named])
             for row, i in enumerate(unseen):
                 if tokens[i] in colours:
@@ -123,7 +126,7 @@ def fill_embeddings(
                     top, weights = softmax_neighbours(
                         -distances[None], colour_neighbours, 1.0 / colour_scale
                     )
-                    rows[row] = weights[0] @ embeddings[np.asarray(named)[top[0]]]
+                    rows[row] = weights[0] @ embeddings[named[top[0]]]
                     sources[row] = named[top[0][np.argmax(weights[0])]]
     return unseen, rows, sources
 
@@ -134,7 +137,8 @@ def fill_unseen_words(text_encoder, tokens, seen_words, use_colours=True):
     Writes the trained table's rows of those words so that the encoder's
     embedding of each is its filled row; the rows of seen words, the vectors
     and the map are not changed. Idempotent: the filled rows depend on the
-    seen words' embeddings only.
+    seen words' embeddings only, and rows already within `FILLED_ATOL` of
+    their fill are left as they are.
 
     Args:
         text_encoder: a built `TextEncoder` with `word_table`.
@@ -143,7 +147,8 @@ def fill_unseen_words(text_encoder, tokens, seen_words, use_colours=True):
         use_colours: fill colour names from `colour_names` (see the module).
 
     Returns:
-        `{unseen word: the seen word its row comes most from}` of every word filled.
+        `(read_as, changed)`: `{unseen word: the seen word its row comes most
+        from}` of every word filled, and whether the table was written.
 
     Raises:
         ValueError: the encoder has no word table, or `tokens` is not its vocabulary.
@@ -161,12 +166,13 @@ def fill_unseen_words(text_encoder, tokens, seen_words, use_colours=True):
     vectors = ops.convert_to_numpy(ops.cast(text_encoder.embedding.embeddings, "float32"))
     colours = colour_names.read_colour_names() if use_colours else None
     ids, rows, sources = fill_embeddings(embeddings, vectors, tokens, seen_words, colours)
-    if len(ids):
+    changed = not np.allclose(embeddings[ids], rows, rtol=0.0, atol=FILLED_ATOL)
+    if changed:
         table = ops.convert_to_numpy(ops.cast(text_encoder.table.embeddings, "float32"))
         # The table row is what the map of the vector does not already give.
         table[ids] += rows - embeddings[ids]
         text_encoder.table.embeddings.assign(table.astype(text_encoder.table.embeddings.dtype))
-    return {tokens[i]: tokens[j] for i, j in zip(ids, sources)}
+    return {tokens[i]: tokens[j] for i, j in zip(ids, sources)}, changed
 
 
 def read_as(workdir):
