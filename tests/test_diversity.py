@@ -1,8 +1,9 @@
-"""Variety measures on hand-made images (fashion_t2i.metrics.diversity)."""
+"""Variety measures on hand-made images (fashion_t2i.metrics.diversity) and the seeds they are drawn with."""
 
 import numpy as np
 import pytest
 
+from fashion_t2i import evaluate_lib
 from fashion_t2i.metrics import diversity
 
 WHITE = 255
@@ -73,3 +74,11 @@ def test_groups_of_one_image_are_refused():
         diversity.group_diversity([canvas([])[None]])
     with pytest.raises(ValueError, match="at least one group"):
         diversity.group_diversity([])
+
+
+def test_every_description_of_the_variety_metric_draws_its_own_seeds():
+    seeds = evaluate_lib.variety_seeds(num_descriptions=3, num_seeds=4, seed=10)
+    groups = np.reshape(seeds, (3, 4))
+    np.testing.assert_array_equal(groups[0], [10, 11, 12, 13])
+    assert len(set(seeds)) == 12
+    assert seeds == evaluate_lib.variety_seeds(3, 4, 10)
