@@ -34,12 +34,18 @@ def captions_of(attribute):
     rows = []
     if attribute == "colour":
         for value, word in enumerate(attributes.HELD_OUT_COLOUR_WORDS):
-            texts = [f"a {word} {words[0]}" for words in attributes.CLASS_WORDS]
+            texts = [
+                f"{attributes.article(words[0], word)}{word} {words[0]}"
+                for words in attributes.CLASS_WORDS
+            ]
             rows.append((word, value, texts))
     else:
         for value, word in enumerate(attributes.HELD_OUT_CLASS_WORDS):
             if word is not None:
-                texts = [f"a {words[0]} {word}" for words in attributes.COLOUR_WORDS]
+                texts = [
+                    f"{attributes.article(word, words[0])}{words[0]} {word}"
+                    for words in attributes.COLOUR_WORDS
+                ]
                 rows.append((word, value, texts))
     return rows
 

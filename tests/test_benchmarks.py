@@ -133,14 +133,16 @@ def test_held_out_word_captions_name_each_word_with_every_other_attribute():
     assert [word for word, _, _ in colour] == list(attributes.HELD_OUT_COLOUR_WORDS)
     word, value, texts = colour[0]
     assert (word, value) == ("crimson", 0)
-    assert texts[:2] == ["a crimson t-shirt", "a crimson trousers"]
+    assert texts[:2] == ["a crimson t-shirt", "crimson trousers"]
+    assert colour[1][2][0] == "an indigo t-shirt"
     assert len(texts) == len(attributes.CLASS_NAMES)
     classes = held_out_words.captions_of("class")
     assert [(word, value) for word, value, _ in classes] == [
         ("jeans", 1), ("cardigan", 2), ("gown", 3), ("blazer", 4), ("slippers", 5),
         ("tunic", 6), ("purse", 8),
     ]
-    assert classes[0][2][:2] == ["a red jeans", "a navy blue jeans"]
+    assert classes[0][2][:2] == ["red jeans", "navy blue jeans"]
+    assert classes[1][2][4] == "an olive cardigan"
 
 
 def test_held_out_word_report_counts_what_is_drawn():

@@ -87,7 +87,7 @@ HELD_OUT_CLASSES = {
 }
 PLURAL_NOUNS = (
     "trousers", "pants", "slacks", "kicks", "slippers", "sandals", "sneakers", "trainers",
-    "boots",
+    "boots", "jeans",
 )
 PATTERN_WORDS = {
     "solid": ("plain", "solid", "no pattern"),

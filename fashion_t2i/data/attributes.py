@@ -95,7 +95,7 @@ CLASS_WORDS = (
     ("ankle boot", "boot", "chelsea boot"),
 )
 # Nouns that are always plural: no article, "these ... are".
-PLURAL_NOUNS = frozenset(("trousers", "pants", "slacks", "kicks", "slippers"))
+PLURAL_NOUNS = frozenset(("trousers", "pants", "slacks", "kicks", "slippers", "jeans"))
 # Footwear, written in the plural about half of the time ("scarlet sneakers").
 PLURAL_FORMS = {
     "sandal": "sandals",
@@ -106,6 +106,22 @@ PLURAL_FORMS = {
     "boot": "boots",
     "chelsea boot": "chelsea boots",
 }
+
+
+def is_plural(noun):
+    """Whether a caption's class noun is plural ("jeans", "sneakers")."""
+    return noun in PLURAL_NOUNS or noun in PLURAL_FORMS.values()
+
+
+def article(noun, next_word):
+    """The indefinite article before `next_word` in "<article><next_word> ... <noun>".
+
+    "" for a plural noun ("red jeans"), else "a " or "an " by the first
+    letter of `next_word` ("an indigo dress").
+    """
+    if is_plural(noun):
+        return ""
+    return "an " if next_word[:1].lower() in "aeiou" else "a "
 # Synonyms that no training caption uses: a marked part of the validation
 # captions (`held_out_words`) says them instead, to measure whether a model
 # understands words it never saw with an image. Aligned with `COLOUR_NAMES`

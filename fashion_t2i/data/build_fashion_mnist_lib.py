@@ -21,11 +21,12 @@ import struct
 import numpy as np
 
 from fashion_t2i import files
+from fashion_t2i.data import attributes
 from fashion_t2i.data import schema
 from fashion_t2i.data.attributes import CATEGORY_NAMES, CLASS_NAMES, COLOUR_NAMES, COLOUR_RGB
 from fashion_t2i.data.attributes import CLASS_WORDS, COLOUR_WORDS, HELD_OUT_CLASS_WORDS
 from fashion_t2i.data.attributes import HELD_OUT_COLOUR_WORDS, PATTERN_ADJECTIVES, PATTERN_NAMES
-from fashion_t2i.data.attributes import PATTERN_PHRASES, PLURAL_FORMS, PLURAL_NOUNS, split_words
+from fashion_t2i.data.attributes import PATTERN_PHRASES, PLURAL_FORMS, split_words
 
 DEFAULT_SOURCE_DIR = "/usr/share/datasets/fashion-mnist"
 TRAIN_FILE = "train.h5"
@@ -39,7 +40,8 @@ VALIDATION_ID_OFFSET = 100000
 #    colours and classes have synonyms, footwear is sometimes plural, and
 #    `HELD_OUT_FRACTION` of the validation rows use held-out synonyms
 #    (`held_out_words` column).
-_FORMAT_VERSION = 3
+# 4: "jeans" (a held-out trouser word) is plural: "red jeans", not "a red jeans".
+_FORMAT_VERSION = 4
 _SOURCE_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "validation": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
@@ -476,16 +478,16 @@ def _captions(class_ids, colour_ids, pattern_ids, rng, held_out=None):
             noun = HELD_OUT_CLASS_WORDS[class_id] or noun
         if plural[i]:
             noun = PLURAL_FORMS.get(noun, noun)
-        is_plural = noun in PLURAL_NOUNS or noun in PLURAL_FORMS.values()
+        plural_noun = attributes.is_plural(noun)
         templates = _TEMPLATES_WITHOUT_PATTERN if no_pattern_word[i] else _TEMPLATES
         text = templates[template_ids[i] % len(templates)].format(
-            article="" if is_plural else ("an " if colour[0] in "aeiou" else "a "),
+            article=attributes.article(noun, colour),
             colour=colour,
             noun=noun,
             adjective=_pick(PATTERN_ADJECTIVES[pattern_id], picks[i, 1]),
             phrase=_pick(PATTERN_PHRASES[pattern_id], picks[i, 2]),
-            determiner="these" if is_plural else "this",
-            verb="are" if is_plural else "is",
+            determiner="these" if plural_noun else "this",
+            verb="are" if plural_noun else "is",
         )
         if not shop_style[i]:
             if capitalise[i]:
