@@ -270,37 +270,6 @@ def mode_seeking_loss(images_a, images_b, noise_a, noise_b, epsilon=1e-5):
     return 1.0 / (image_distance / noise_distance + epsilon)
 
 
-def gradient_penalty(gradients):
-    """Mean over the batch of the squared norm of each example's gradients.
-
-        GP = E_b[ sum_i ||g_i[b]||^2 ]
-
-    With the gradients of D's logits on real images with their own caption,
-    taken with respect to the image and the sentence feature, this is the
-    zero-centred matching-aware penalty: D is kept flat around the real,
-    matching pairs, so that it cannot separate them from near-misses by a
-    steep edge and its gradients stay informative for G.
-
-    Reference:
-        Mescheder et al., "Which Training Methods for GANs do actually
-        Converge?", ICML 2018 (R1), https://arxiv.org/abs/1801.04406;
-        Tao et al., "DF-GAN: A Simple and Effective Baseline for
-        Text-to-Image Synthesis", CVPR 2022 (matching-aware),
-        https://arxiv.org/abs/2008.05865.
-
-    Args:
-        gradients: list of tensors [B, ...] (same B), e.g. d/dx and d/de.
-
-    Returns:
-        The scalar penalty (float32).
-    """
-    per_example = [
-        tf.reduce_sum(tf.reshape(tf.square(tf.cast(g, tf.float32)), (tf.shape(g)[0], -1)), axis=1)
-        for g in gradients
-    ]
-    return tf.reduce_mean(tf.add_n(per_example))
-
-
 def kl_loss(mu, log_variance):
     """KL(N(mu, sigma^2) || N(0, I)) of conditioning augmentation, mean over elements.
 

@@ -145,7 +145,6 @@ def gan(config, trained_damsm):
         similarity_weight=train.similarity_weight,
         kl_weight=train.kl_weight,
         mode_seeking_weight=train.mode_seeking_weight,
-        gradient_penalty_weight=train.gradient_penalty_weight,
         mismatch_term=train.mismatch_term,
         hard_mismatch=train.hard_mismatch,
         ema_decay=train.ema_decay,

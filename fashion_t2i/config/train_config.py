@@ -27,11 +27,6 @@ class TrainConfig:
             of each batch is drawn a second time with other noise and the
             generator is rewarded for images that differ as much as their
             noises do (`losses.mode_seeking_loss`).
-        gradient_penalty_weight: weight of the matching-aware gradient
-            penalty in every discriminator loss: 0 leaves the seed's loss as
-            it is; above 0, D_k's gradients on real images with their own
-            caption (with respect to the image and the sentence feature) are
-            pushed towards zero (`losses.gradient_penalty`).
         mismatch_term: add AttnGAN's (real image, wrong caption) term to L_D.
         hard_mismatch: with `mismatch_term`, also pair each real image with
             the caption of the batch closest to its own in e_bar among those
@@ -57,7 +52,6 @@ class TrainConfig:
     similarity_weight: float = 5.0
     kl_weight: float = 1.0
     mode_seeking_weight: float = 0.0
-    gradient_penalty_weight: float = 0.0
     mismatch_term: bool = True
     hard_mismatch: bool = False
     ema_decay: float = 0.999
@@ -81,11 +75,6 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be >= 1.")
         if self.hard_mismatch and not self.mismatch_term:
             raise ValueError("TrainConfig.hard_mismatch needs mismatch_term=True.")
-        if self.gradient_penalty_weight < 0:
-            raise ValueError(
-                "TrainConfig.gradient_penalty_weight must be >= 0, got "
-                f"{self.gradient_penalty_weight}."
-            )
         if self.mode_seeking_weight < 0:
             raise ValueError(
                 f"TrainConfig.mode_seeking_weight must be >= 0, got {self.mode_seeking_weight}."

@@ -17,10 +17,7 @@ class AttnGAN(keras.Model):
           (+ mode_seeking_weight * L_ms, MSGAN, when set),
     L_Dk as the seed (plus the mismatched pair when `mismatch_term`; with
     `hard_mismatch` a second mismatched caption per real image, the closest
-    of the batch that shows something else, see `closest_mismatch`; plus
-    gradient_penalty_weight * GP when set, `losses.gradient_penalty` of
-    D_k's two logits on real images with their own caption, with respect to
-    the image and the sentence feature). Each
+    of the batch that shows something else, see `closest_mismatch`). Each
     network has its own optimizer. An exponential moving average of the
     generator weights (`generator_ema`) is what evaluation and export use.
 
@@ -33,9 +30,6 @@ class AttnGAN(keras.Model):
         kl_weight: weight of the conditioning-augmentation KL term.
         mode_seeking_weight: weight of MSGAN's mode-seeking term; at 0 (the
             seed's loss) the second draw it needs is not made.
-        gradient_penalty_weight: weight of the matching-aware gradient
-            penalty in every L_Dk; at 0 (the seed's loss) the second-order
-            gradients it needs are not taken.
         mismatch_term: add D(real image, wrong caption) as a negative.
         hard_mismatch: also D(real image, closest other caption of the batch).
         ema_decay: decay of the generator EMA.
@@ -52,7 +46,6 @@ class AttnGAN(keras.Model):
         similarity_weight=5.0,
         kl_weight=1.0,
         mode_seeking_weight=0.0,
-        gradient_penalty_weight=0.0,
         mismatch_term=True,
         hard_mismatch=False,
         ema_decay=0.999,
@@ -73,7 +66,6 @@ class AttnGAN(keras.Model):
         self.similarity_weight = similarity_weight
         self.kl_weight = kl_weight
         self.mode_seeking_weight = mode_seeking_weight
-        self.gradient_penalty_weight = gradient_penalty_weight
         self.mismatch_term = mismatch_term
         self.hard_mismatch = hard_mismatch
         self.ema_decay = ema_decay
@@ -94,11 +86,6 @@ class AttnGAN(keras.Model):
             + (["mode_seeking_loss"] if mode_seeking_weight else [])
             + [f"generator_adversarial_loss_{k + 1}" for k in range(num_stages)]
             + [f"discriminator_loss_{k + 1}" for k in range(num_stages)]
-            + (
-                [f"gradient_penalty_{k + 1}" for k in range(num_stages)]
-                if gradient_penalty_weight
-                else []
-            )
         )
 
     def compile(self, generator_optimizer, discriminator_optimizers, **kwargs):
@@ -234,21 +221,13 @@ class AttnGAN(keras.Model):
         for k, discriminator in enumerate(self.discriminators):
             optimizer = self.discriminator_optimizers[k]
             with tf.GradientTape() as tape:
-                if self.gradient_penalty_weight:
-                    (real, real_cond, wrong_cond), penalty = self._real_logits_and_penalty(
-                        discriminator, real_images[k], sentence, wrong
-                    )
-                else:
-                    real, real_cond, wrong_cond = discriminator(
-                        real_images[k], sentence, wrong, training=True
-                    )
+                real, real_cond, wrong_cond = discriminator(
+                    real_images[k], sentence, wrong, training=True
+                )
                 fake, fake_cond, _ = discriminator(
                     tf.stop_gradient(fakes[k]), sentence, training=True
                 )
                 d_loss = losses.discriminator_loss(real, real_cond, fake, fake_cond, wrong_cond)
-                if self.gradient_penalty_weight:
-                    d_loss += self.gradient_penalty_weight * penalty
-                    terms[f"gradient_penalty_{k + 1}"] = distribute.mean_over_replicas(penalty)
                 scaled = optimizer.scale_loss(distribute.for_gradient(d_loss))
             gradients = tape.gradient(scaled, discriminator.trainable_variables)
             d_finite = distribute.all_replicas(tf.math.is_finite(d_loss))
@@ -295,15 +274,6 @@ class AttnGAN(keras.Model):
         results = {name: terms[name] for name in self.loss_names}
         results["finite"] = all_finite
         return results
-
-    def _real_logits_and_penalty(self, discriminator, images, sentence, wrong):
-        """D_k on real images with their caption, and GP of its two logits there."""
-        images = tf.cast(images, tf.float32)
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch([images, sentence])
-            outputs = discriminator(images, sentence, wrong, training=True)
-            summed = tf.reduce_sum(outputs[0]) + tf.reduce_sum(outputs[1])
-        return outputs, losses.gradient_penalty(tape.gradient(summed, [images, sentence]))
 
     def _mode_seeking(self, inputs, fakes):
         """L_ms of the batch's first half drawn again with fresh noise, mean over stages."""
@@ -370,7 +340,6 @@ class AttnGAN(keras.Model):
                 "similarity_weight": self.similarity_weight,
                 "kl_weight": self.kl_weight,
                 "mode_seeking_weight": self.mode_seeking_weight,
-                "gradient_penalty_weight": self.gradient_penalty_weight,
                 "mismatch_term": self.mismatch_term,
                 "hard_mismatch": self.hard_mismatch,
                 "ema_decay": self.ema_decay,
