@@ -122,6 +122,8 @@ def article(noun, next_word):
     if is_plural(noun):
         return ""
     return "an " if next_word[:1].lower() in "aeiou" else "a "
+
+
 # Synonyms that no training caption uses: a marked part of the validation
 # captions (`held_out_words`) says them instead, to measure whether a model
 # understands words it never saw with an image. Aligned with `COLOUR_NAMES`
