@@ -95,10 +95,7 @@ def generator(model_config, name="generator"):
 def discriminators(model_config):
     """One `Discriminator` per stage size, smallest first."""
     return [
-        Discriminator(
-            size, model_config.df_dim, model_config.joint_dim,
-            projection=model_config.projection_discriminator, name=f"discriminator{k + 1}",
-        )
+        Discriminator(size, model_config.df_dim, model_config.joint_dim, name=f"discriminator{k + 1}")
         for k, size in enumerate(model_config.stage_sizes)
     ]
 

@@ -50,10 +50,6 @@ flags.DEFINE_float(
     "mode_seeking_weight", None,
     "Weight of the mode-seeking term (MSGAN) in the generator loss; 0 turns it off.",
 )
-flags.DEFINE_bool(
-    "projection_discriminator", None,
-    "Discriminators also project the sentence feature onto their image features.",
-)
 flags.DEFINE_bool("mismatch_term", None, "Real image with a wrong caption as a negative of D.")
 flags.DEFINE_bool(
     "hard_mismatch", None, "Also the closest caption of the batch that shows something else."
@@ -138,7 +134,6 @@ _OVERRIDES = {
     "similarity_weight": ("train", "similarity_weight"),
     "kl_weight": ("train", "kl_weight"),
     "mode_seeking_weight": ("train", "mode_seeking_weight"),
-    "projection_discriminator": ("model", "projection_discriminator"),
     "mismatch_term": ("train", "mismatch_term"),
     "hard_mismatch": ("train", "hard_mismatch"),
     "checkpoint_every": ("train", "checkpoint_every"),

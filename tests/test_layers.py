@@ -672,29 +672,8 @@ def test_discriminator_reads_the_sentence_at_unit_scale():
     np.testing.assert_allclose(conditional_tiny, conditional, rtol=1e-4, atol=1e-6)
 
 
-def test_projection_adds_pooled_features_dot_the_mapped_sentence():
-    discriminator = Discriminator(8, df_dim=4, sentence_dim=D, projection=True, name="d")
-    rng = np.random.default_rng(12)
-    images = tf.constant(rng.uniform(-1, 1, (3, 8, 8, 3)), tf.float32)
-    sentence = tf.constant(rng.normal(size=(3, D)), tf.float32)
-    _, conditional, _ = discriminator(images, sentence)
-    kernel = discriminator.sentence_projection.kernel
-    saved = kernel.numpy()
-    kernel.assign(tf.zeros_like(kernel))
-    _, without, _ = discriminator(images, sentence)
-    kernel.assign(saved)
-    pooled = discriminator.features(images).numpy().mean(axis=(1, 2))
-    unit = sentence.numpy() / np.sqrt(np.mean(sentence.numpy() ** 2, axis=-1, keepdims=True))
-    expected = np.sum(pooled * (unit @ saved), axis=-1)
-    np.testing.assert_allclose(conditional - without, expected, rtol=1e-4, atol=1e-5)
-    assert np.abs(expected).max() > 1e-3
-    # Without the option there is no such layer and no such term.
-    assert Discriminator(8, df_dim=4, sentence_dim=D, name="e").sentence_projection is None
-
-
-@pytest.mark.parametrize("projection", [False, True])
-def test_discriminator_serialisation_round_trip(projection):
-    discriminator = Discriminator(16, df_dim=4, sentence_dim=D, projection=projection, name="d")
+def test_discriminator_serialisation_round_trip():
+    discriminator = Discriminator(16, df_dim=4, sentence_dim=D, name="d")
     images = tf.constant(np.random.default_rng(10).uniform(-1, 1, (2, 16, 16, 3)), tf.float32)
     sentence = tf.ones([2, D])
     expected = discriminator(images, sentence, sentence)

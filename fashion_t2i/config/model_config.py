@@ -75,9 +75,6 @@ class ModelConfig:
         condition_dim: size of the conditioning-augmentation code c.
         gf_dim: generator width (channels at the stage-1 output is gf_dim).
         df_dim: discriminator width.
-        projection_discriminator: the discriminators' conditional logits
-            also take the inner product of their image features with a
-            linear map of the sentence feature (projection discriminator).
         stage1_size: image size drawn by stage 1 (must be 4 * 2**k).
         num_refinement_stages: stages after stage 1; each doubles the size.
             The seed uses one (two stages in all), AttnGAN two.
@@ -105,7 +102,6 @@ class ModelConfig:
     condition_dim: int = 100
     gf_dim: int = 32
     df_dim: int = 64
-    projection_discriminator: bool = False
     stage1_size: int = 64
     num_refinement_stages: int = 1
     residual_blocks: int = 2

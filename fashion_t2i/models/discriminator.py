@@ -15,16 +15,11 @@ class Discriminator(keras.Model):
     convolution of x; the conditional one reads concat(x, tiled e_bar)
     through conv3x3 + BN + LeakyReLU, then the same 4x4 head (seed: D_k(x)
     and D_k(x, e_bar)); e_bar is scaled to unit root-mean-square first.
-    With `projection`, the conditional logit also adds the inner product of
-    the spatially averaged x with a linear map of e_bar (the projection
-    discriminator of Miyato & Koyama, ICLR 2018,
-    https://arxiv.org/abs/1802.05637).
 
     Args:
         image_size: the stage's image size (4 * 2**k, >= 8).
         df_dim: channels of the first convolution; doubling, at most 8x.
         sentence_dim: D.
-        projection: add the projection term to the conditional logit.
 
     Call args:
         images: [B, s, s, 3] in [-1, 1].
@@ -38,12 +33,11 @@ class Discriminator(keras.Model):
         `wrong_sentence_feature`.
     """
 
-    def __init__(self, image_size, df_dim=64, sentence_dim=256, projection=False, **kwargs):
+    def __init__(self, image_size, df_dim=64, sentence_dim=256, **kwargs):
         super().__init__(**kwargs)
         self.image_size = image_size
         self.df_dim = df_dim
         self.sentence_dim = sentence_dim
-        self.projection = projection
         dtype = self.dtype_policy
         self.down = []
         size, channels = image_size, df_dim
@@ -74,13 +68,6 @@ class Discriminator(keras.Model):
         self.conditional_logit = keras.layers.Conv2D(
             1, 4, padding="valid", dtype="float32", name="conditional_logit"
         )
-        self.sentence_projection = (
-            keras.layers.Dense(
-                self.feature_channels, use_bias=False, dtype="float32", name="sentence_projection"
-            )
-            if projection
-            else None
-        )
 
     def build(self, images_shape, sentence_feature_shape=None, wrong_sentence_feature_shape=None):
         shape = tuple(images_shape)
@@ -92,8 +79,6 @@ class Discriminator(keras.Model):
         self.joint_conv.build(joint_shape)
         self.joint_norm.build(shape[:-1] + (self.feature_channels,))
         self.conditional_logit.build(shape[:-1] + (self.feature_channels,))
-        if self.sentence_projection is not None:
-            self.sentence_projection.build((None, self.sentence_dim))
 
     def features(self, images, training=False):
         x = images
@@ -111,12 +96,7 @@ class Discriminator(keras.Model):
         tiled = ops.tile(ops.reshape(sentence, (-1, 1, 1, self.sentence_dim)), (1, 4, 4, 1))
         y = ops.concatenate([x, ops.cast(tiled, x.dtype)], axis=-1)
         y = ops.leaky_relu(self.joint_norm(self.joint_conv(y), training=training), 0.2)
-        logits = ops.reshape(self.conditional_logit(y), (-1,))
-        if self.sentence_projection is not None:
-            pooled = ops.mean(ops.cast(x, "float32"), axis=(1, 2))
-            projected = self.sentence_projection(ops.cast(sentence, "float32"))
-            logits = logits + ops.sum(pooled * projected, axis=-1)
-        return logits
+        return ops.reshape(self.conditional_logit(y), (-1,))
 
     def call(self, images, sentence_feature, wrong_sentence_feature=None, training=False):
         x = self.features(images, training=training)
@@ -134,11 +114,6 @@ class Discriminator(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {
-                "image_size": self.image_size,
-                "df_dim": self.df_dim,
-                "sentence_dim": self.sentence_dim,
-                "projection": self.projection,
-            }
+            {"image_size": self.image_size, "df_dim": self.df_dim, "sentence_dim": self.sentence_dim}
         )
         return config
