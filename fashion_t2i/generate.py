@@ -69,14 +69,12 @@ def word_notes(tokenizer, texts, read_as=None):
     words = tokenizer.typed_words(batch).numpy()
     all_words = tokenizer.all_words(batch).to_list()
     oov = vocabulary.OOV_TOKEN.encode()
+    read_as = read_as or {}
     notes = []
     for text, text_tokens, text_words, text_all_words in zip(texts, tokens, words, all_words):
         unknown = [w.decode() for w, t in zip(text_words, text_tokens) if t == oov]
-        unseen = [
-            f"{t.decode()} as {read_as[t.decode()]}"
-            for t in dict.fromkeys(text_tokens)
-            if read_as and t.decode() in read_as
-        ]
+        distinct = [t.decode() for t in dict.fromkeys(text_tokens)]
+        unseen = [f"{t} as {read_as[t]}" for t in distinct if t in read_as]
         cut = [w.decode() for w in text_all_words[tokenizer.max_words:]]
         parts = []
         if unknown:
