@@ -57,8 +57,10 @@ def test_a_faithful_generator_follows_and_keeps_everything(ids):
     assert set(result) == set(NUM_VALUES)
     for attribute, rates in result.items():
         assert rates["followed"] == 1.0
+        others = [other for other in NUM_VALUES if other != attribute]
         assert {k: v for k, v in rates.items() if k != "followed"} == {
-            f"{other}_kept": 1.0 for other in NUM_VALUES if other != attribute
+            **{f"{other}_kept": 1.0 for other in others},
+            **{f"{other}_unchanged": 1.0 for other in others},
         }
 
 
@@ -72,7 +74,28 @@ def test_an_edit_that_changes_another_attribute_is_not_kept(ids):
     result = run(colour_bleeds_into_class, ids)
     assert result["colour"]["followed"] == 1.0
     assert result["colour"]["class_kept"] < 0.2
+    assert result["colour"]["class_unchanged"] < 0.2
     assert result["pattern"]["class_kept"] < 0.2  # class = f(colour), drawn wrong from the start
+    # ... but a pattern edit leaves that wrong class as it was.
+    assert result["pattern"]["class_unchanged"] == 1.0
+
+
+def wrong_class_kept_through_edits(captions, seeds):
+    """Draws the class of the seed, whatever the words; the rest as the caption says."""
+    drawn = parse(captions)
+    drawn["class"] = np.asarray(seeds) % NUM_VALUES["class"]
+    return drawn
+
+
+def test_unchanged_tells_an_edit_that_keeps_the_design_from_a_right_one(ids):
+    # The class is wrong about nine times in ten, so it is rarely "kept" as
+    # the caption states it; but no colour or pattern edit changes it.
+    result = run(wrong_class_kept_through_edits, ids)
+    for attribute in ("colour", "pattern"):
+        assert result[attribute]["followed"] == 1.0
+        assert result[attribute]["class_kept"] < 0.2
+        assert result[attribute]["class_unchanged"] == 1.0
+    assert result["class"]["followed"] < 0.2
 
 
 def test_swap_moves_only_that_attribute_to_another_valid_value(ids):

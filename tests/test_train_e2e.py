@@ -283,7 +283,9 @@ def test_evaluate_reports_generated_next_to_real_ceilings(trained, evaluated):
             assert any(name.startswith("r_precision") for name in values[side])
     edits = metrics["edit_consistency"]
     assert set(edits) == {"class", "colour", "pattern"}
-    assert set(edits["colour"]) == {"followed", "class_kept", "pattern_kept"}
+    assert set(edits["colour"]) == {
+        "followed", "class_kept", "pattern_kept", "class_unchanged", "pattern_unchanged"
+    }
     scalars, _ = _event_tags(os.path.join(trained["workdir"], "logs", "eval"))
     assert {"variety/diversity_ratio/pixel", "edit_consistency/colour/followed"} <= scalars
     assert {"generated/r_precision", "real/r_precision",

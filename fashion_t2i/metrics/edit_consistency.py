@@ -5,8 +5,12 @@ by word. For N (description, seed) pairs, the description's attribute ids
 are written as a caption, then the same caption with one attribute's word
 swapped for another value, and both are drawn with the same seed. An
 attribute classifier then says, for each swapped attribute, how often the
-new value is drawn (`followed`) and how often every other attribute keeps
-its value (`<attribute>_kept`).
+new value is drawn (`followed`), how often every other attribute is drawn
+as the caption states it (`<attribute>_kept`: bounded by how often that
+attribute is drawn right at all, so for the class by the classifier's
+accuracy on real images) and how often the classifier reads every other
+attribute of the edited image as it read the image before the edit
+(`<attribute>_unchanged`: the edit left it alone, right or wrong).
 """
 
 import numpy as np
@@ -33,9 +37,11 @@ def edit_consistency(generate, classify, caption, ids, seeds, num_values, rng=0)
         rng: seed or `np.random.Generator` of the replacement values.
 
     Returns:
-        {edited attribute: {"followed": rate, "<other>_kept": rate, ...}}.
+        {edited attribute: {"followed": rate, "<other>_kept": rate,
+        "<other>_unchanged": rate, ...}}.
     """
     rng = np.random.default_rng(rng)
+    before = classify(generate(caption(ids), seeds))
     result = {}
     for attribute, count in num_values.items():
         edited = swap_attribute(ids, attribute, count, rng)
@@ -44,5 +50,6 @@ def edit_consistency(generate, classify, caption, ids, seeds, num_values, rng=0)
         for other in num_values:
             if other != attribute:
                 rates[f"{other}_kept"] = float(np.mean(predicted[other] == edited[other]))
+                rates[f"{other}_unchanged"] = float(np.mean(predicted[other] == before[other]))
         result[attribute] = rates
     return result
