@@ -34,6 +34,16 @@ SETTINGS = (
 )
 
 
+def class_groups():
+    """`attributes.CLASS_WORDS` with the plural forms the captions also write ("sneakers")."""
+    from fashion_t2i.data import attributes
+
+    return tuple(
+        words + tuple(attributes.PLURAL_FORMS[w] for w in words if w in attributes.PLURAL_FORMS)
+        for words in attributes.CLASS_WORDS
+    )
+
+
 def single_word_values(groups):
     """`{word: value}` of the one-word synonyms that name one value only."""
     from fashion_t2i.data import attributes
@@ -93,7 +103,7 @@ def run(workdir):
     for setting in SETTINGS:
         shares = {
             "class": right_share(
-                tokens, vectors, seen, single_word_values(attributes.CLASS_WORDS),
+                tokens, vectors, seen, single_word_values(class_groups()),
                 len(attributes.CLASS_WORDS), colours, setting,
             ),
             "colour": right_share(

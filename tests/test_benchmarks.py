@@ -160,6 +160,9 @@ def test_unseen_words_choice_scores_the_share_of_the_right_value():
 
     values = unseen_words_choice.single_word_values((("red", "dark red"), ("navy blue", "dark blue")))
     assert values == {"red": 0, "navy": 1, "blue": 1}  # "dark" names both: left out
+    # A training caption's "sneakers" names the sneaker: the plural is a synonym of its class.
+    groups = unseen_words_choice.class_groups()
+    assert "sneakers" in groups[7] and "ankle boots" in groups[9] and "tee" in groups[0]
     tokens = ["[PAD]", "[UNK]", "red", "scarlet", "blue", "cotton"]
     vectors = np.array([[0, 0], [0, 0], [1, 0], [1, 0.1], [0, 1], [0.2, 1]], dtype=float)
     values = {"red": 0, "scarlet": 0, "blue": 1}
