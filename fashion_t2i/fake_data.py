@@ -16,6 +16,9 @@ def fake_batch(config, vocabulary_size, seed=0, nan_images=False):
         vocabulary_size: the token ids' range.
         seed: seed of every value.
         nan_images: put one NaN pixel into every stage's first image.
+
+    With `config.model.auxiliary_classes`, the batch also has random
+    `class_id`s.
     """
     rng = np.random.default_rng(seed)
     batch_size, max_words = config.data.batch_size, config.text.max_words
@@ -29,7 +32,7 @@ def fake_batch(config, vocabulary_size, seed=0, nan_images=False):
     ids = np.zeros((batch_size, max_words), np.int32)
     for i, length in enumerate(lengths):
         ids[i, :length] = rng.integers(2, vocabulary_size, size=length)
-    return {
+    batch = {
         "images": tuple(images),
         "token_ids": tf.constant(ids),
         "lengths": tf.constant(lengths),
@@ -37,3 +40,8 @@ def fake_batch(config, vocabulary_size, seed=0, nan_images=False):
         "wrong_lengths": tf.constant(np.roll(lengths, -1)),
         "content_id": tf.constant(np.arange(batch_size), tf.int64),
     }
+    if config.model.auxiliary_classes:
+        batch["class_id"] = tf.constant(
+            rng.integers(0, config.model.auxiliary_classes, size=batch_size), tf.int32
+        )
+    return batch

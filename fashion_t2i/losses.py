@@ -270,6 +270,30 @@ def mode_seeking_loss(images_a, images_b, noise_a, noise_b, epsilon=1e-5):
     return 1.0 / (image_distance / noise_distance + epsilon)
 
 
+def class_loss(class_logits, class_ids):
+    """Auxiliary classifier loss (AC-GAN): mean softmax cross-entropy of the class ids.
+
+    D_k's head learns the product class of real images with it; the
+    generator is asked to draw images the head reads as the caption's class.
+
+    Reference:
+        Odena et al., "Conditional Image Synthesis with Auxiliary Classifier
+        GANs", ICML 2017, https://arxiv.org/abs/1610.09585.
+
+    Args:
+        class_logits: [B, C] logits.
+        class_ids: [B] int class ids in [0, C).
+
+    Returns:
+        The scalar loss.
+    """
+    return tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.cast(class_ids, tf.int32), logits=tf.cast(class_logits, tf.float32)
+        )
+    )
+
+
 def kl_loss(mu, log_variance):
     """KL(N(mu, sigma^2) || N(0, I)) of conditioning augmentation, mean over elements.
 

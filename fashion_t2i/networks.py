@@ -95,7 +95,10 @@ def generator(model_config, name="generator"):
 def discriminators(model_config):
     """One `Discriminator` per stage size, smallest first."""
     return [
-        Discriminator(size, model_config.df_dim, model_config.joint_dim, name=f"discriminator{k + 1}")
+        Discriminator(
+            size, model_config.df_dim, model_config.joint_dim,
+            num_classes=model_config.auxiliary_classes, name=f"discriminator{k + 1}",
+        )
         for k, size in enumerate(model_config.stage_sizes)
     ]
 
@@ -145,6 +148,7 @@ def gan(config, trained_damsm):
         similarity_weight=train.similarity_weight,
         kl_weight=train.kl_weight,
         mode_seeking_weight=train.mode_seeking_weight,
+        auxiliary_class_weight=train.auxiliary_class_weight if model.auxiliary_classes else 0.0,
         mismatch_term=train.mismatch_term,
         hard_mismatch=train.hard_mismatch,
         ema_decay=train.ema_decay,

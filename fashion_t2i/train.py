@@ -50,6 +50,14 @@ flags.DEFINE_float(
     "mode_seeking_weight", None,
     "Weight of the mode-seeking term (MSGAN) in the generator loss; 0 turns it off.",
 )
+flags.DEFINE_integer(
+    "auxiliary_classes", None,
+    "Product classes every discriminator also predicts (AC-GAN head; the data must have "
+    "class ids, the embedded data 10); 0 for none.",
+)
+flags.DEFINE_float(
+    "auxiliary_class_weight", None, "Weight of the auxiliary class loss in L_D and L_G."
+)
 flags.DEFINE_bool("mismatch_term", None, "Real image with a wrong caption as a negative of D.")
 flags.DEFINE_bool(
     "hard_mismatch", None, "Also the closest caption of the batch that shows something else."
@@ -134,6 +142,8 @@ _OVERRIDES = {
     "similarity_weight": ("train", "similarity_weight"),
     "kl_weight": ("train", "kl_weight"),
     "mode_seeking_weight": ("train", "mode_seeking_weight"),
+    "auxiliary_classes": ("model", "auxiliary_classes"),
+    "auxiliary_class_weight": ("train", "auxiliary_class_weight"),
     "mismatch_term": ("train", "mismatch_term"),
     "hard_mismatch": ("train", "hard_mismatch"),
     "checkpoint_every": ("train", "checkpoint_every"),

@@ -75,6 +75,10 @@ class ModelConfig:
         condition_dim: size of the conditioning-augmentation code c.
         gf_dim: generator width (channels at the stage-1 output is gf_dim).
         df_dim: discriminator width.
+        auxiliary_classes: with > 0, every D_k also predicts the product
+            class (AC-GAN) from this many classes, trained with
+            `TrainConfig.auxiliary_class_weight`; the data must carry
+            `class_id` (the embedded data: 10). 0 (the seed) has no head.
         stage1_size: image size drawn by stage 1 (must be 4 * 2**k).
         num_refinement_stages: stages after stage 1; each doubles the size.
             The seed uses one (two stages in all), AttnGAN two.
@@ -102,6 +106,7 @@ class ModelConfig:
     condition_dim: int = 100
     gf_dim: int = 32
     df_dim: int = 64
+    auxiliary_classes: int = 0
     stage1_size: int = 64
     num_refinement_stages: int = 1
     residual_blocks: int = 2
@@ -169,6 +174,10 @@ class ModelConfig:
             )
         if self.num_refinement_stages < 0:
             raise ValueError("ModelConfig.num_refinement_stages must be >= 0.")
+        if self.auxiliary_classes < 0:
+            raise ValueError(
+                f"ModelConfig.auxiliary_classes must be >= 0, got {self.auxiliary_classes}."
+            )
 
     @property
     def stage_sizes(self):

@@ -20,24 +20,32 @@ class Discriminator(keras.Model):
         image_size: the stage's image size (4 * 2**k, >= 8).
         df_dim: channels of the first convolution; doubling, at most 8x.
         sentence_dim: D.
+        num_classes: with > 0, an auxiliary head also predicts the product
+            class from the averaged 4x4 features (AC-GAN, Odena et al. 2017);
+            0 (the seed) has none.
 
     Call args:
         images: [B, s, s, 3] in [-1, 1].
         sentence_feature: e_bar [B, D].
         wrong_sentence_feature: optional e_bar of another caption [B, D], or
             a list of K such tensors (several mismatched captions per image).
+        return_class_logits: also return the auxiliary head's class logits.
 
     Returns:
         `(logits, conditional_logits, wrong_conditional_logits)`: [B], [B],
         and [B] for one wrong caption, [K, B] for a list of K, None without
-        `wrong_sentence_feature`.
+        `wrong_sentence_feature`; with `return_class_logits`, the class
+        logits [B, num_classes] follow.
     """
 
-    def __init__(self, image_size, df_dim=64, sentence_dim=256, **kwargs):
+    def __init__(self, image_size, df_dim=64, sentence_dim=256, num_classes=0, **kwargs):
         super().__init__(**kwargs)
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {num_classes}.")
         self.image_size = image_size
         self.df_dim = df_dim
         self.sentence_dim = sentence_dim
+        self.num_classes = num_classes
         dtype = self.dtype_policy
         self.down = []
         size, channels = image_size, df_dim
@@ -68,6 +76,11 @@ class Discriminator(keras.Model):
         self.conditional_logit = keras.layers.Conv2D(
             1, 4, padding="valid", dtype="float32", name="conditional_logit"
         )
+        self.class_logit = (
+            keras.layers.Dense(num_classes, dtype="float32", name="class_logit")
+            if num_classes
+            else None
+        )
 
     def build(self, images_shape, sentence_feature_shape=None, wrong_sentence_feature_shape=None):
         shape = tuple(images_shape)
@@ -79,6 +92,8 @@ class Discriminator(keras.Model):
         self.joint_conv.build(joint_shape)
         self.joint_norm.build(shape[:-1] + (self.feature_channels,))
         self.conditional_logit.build(shape[:-1] + (self.feature_channels,))
+        if self.class_logit is not None:
+            self.class_logit.build((shape[0], self.feature_channels))
 
     def features(self, images, training=False):
         x = images
@@ -98,7 +113,8 @@ class Discriminator(keras.Model):
         y = ops.leaky_relu(self.joint_norm(self.joint_conv(y), training=training), 0.2)
         return ops.reshape(self.conditional_logit(y), (-1,))
 
-    def call(self, images, sentence_feature, wrong_sentence_feature=None, training=False):
+    def call(self, images, sentence_feature, wrong_sentence_feature=None, training=False,
+             return_class_logits=False):
         x = self.features(images, training=training)
         logits = ops.reshape(self.logit(x), (-1,))
         conditional = self.conditional(x, sentence_feature, training=training)
@@ -109,11 +125,20 @@ class Discriminator(keras.Model):
             )
         elif wrong_sentence_feature is not None:
             wrong = self.conditional(x, wrong_sentence_feature, training=training)
-        return logits, conditional, wrong
+        if not return_class_logits:
+            return logits, conditional, wrong
+        if self.class_logit is None:
+            raise ValueError("This discriminator has no class head (num_classes=0).")
+        return logits, conditional, wrong, self.class_logit(ops.mean(x, axis=(1, 2)))
 
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"image_size": self.image_size, "df_dim": self.df_dim, "sentence_dim": self.sentence_dim}
+            {
+                "image_size": self.image_size,
+                "df_dim": self.df_dim,
+                "sentence_dim": self.sentence_dim,
+                "num_classes": self.num_classes,
+            }
         )
         return config
