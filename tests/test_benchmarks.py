@@ -101,6 +101,7 @@ def test_hdf5_source_crops_and_flips_like_fashion_gen_training(tmp_path):
         ("benchmarks.serving_load", "--threads=0", "--threads"),
         ("benchmarks.reader_memory", "--rows=500", "at least two different --rows"),
         ("benchmarks.train_step", "--mixed_precision=int8", "--mixed_precision"),
+        ("benchmarks.independent_judge", "--offset=100", "overlaps the 12000 training images"),
     ],
 )
 def test_command_lines_reject_bad_values_before_any_work(module, flag, message):
@@ -113,7 +114,10 @@ def test_command_lines_reject_bad_values_before_any_work(module, flag, message):
     assert message in result.stderr
 
 
-@pytest.mark.parametrize("module", ["benchmarks.held_out_words", "benchmarks.attention_maps"])
+@pytest.mark.parametrize(
+    "module",
+    ["benchmarks.held_out_words", "benchmarks.attention_maps", "benchmarks.independent_judge"],
+)
 def test_a_workdir_without_a_run_is_a_clear_error(module, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", module, f"--workdir={tmp_path / 'nothing'}"], cwd=REPO_ROOT,
@@ -153,6 +157,23 @@ def test_held_out_word_report_counts_what_is_drawn():
     assert "crimson    (red) -> 0.75, red 0.75" in report
     assert "jeans      (Trouser) -> 0.25, Dress 0.75" in report
     assert "mean over words 0.625" in report  # (0.25 + 1.0) / 2
+
+
+def test_independent_judge_reports_both_judges_per_run():
+    from benchmarks import independent_judge
+
+    accuracy = {"class": 0.5, "colour": 0.75, "pattern": 1.0}
+    printed = independent_judge.report({
+        "judge": accuracy,
+        "real": {"own": accuracy, "independent": dict(accuracy, **{"class": 0.625})},
+        "runs": {"runs/a": {"own": dict(accuracy, **{"class": 0.8}), "independent": accuracy}},
+    })
+    assert "real images of the captions: own class 0.500" in printed
+    assert "independent class 0.625, colour 0.750" in printed
+    assert "runs/a: class 0.800 / 0.500, colour 0.750 / 0.750, pattern 1.000 / 1.000" in printed
+    independent_judge.check_rows(12_000, 1)
+    with pytest.raises(ValueError, match="overlaps"):
+        independent_judge.check_rows(11_999, 100)
 
 
 def test_unseen_words_choice_scores_the_share_of_the_right_value():
