@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from fashion_t2i.data.attributes import ATTRIBUTE_HEADS
+
 
 def fake_batch(config, vocabulary_size, seed=0, nan_images=False):
     """A training batch like `InputPipeline` yields, of random values, for `config`'s sizes.
@@ -17,8 +19,8 @@ def fake_batch(config, vocabulary_size, seed=0, nan_images=False):
         seed: seed of every value.
         nan_images: put one NaN pixel into every stage's first image.
 
-    With `config.model.auxiliary_classes`, the batch also has random
-    `class_id`s.
+    With `config.model.auxiliary_attributes`, the batch also has random
+    ids of those attributes (`class_id`, ...).
     """
     rng = np.random.default_rng(seed)
     batch_size, max_words = config.data.batch_size, config.text.max_words
@@ -40,8 +42,7 @@ def fake_batch(config, vocabulary_size, seed=0, nan_images=False):
         "wrong_lengths": tf.constant(np.roll(lengths, -1)),
         "content_id": tf.constant(np.arange(batch_size), tf.int64),
     }
-    if config.model.auxiliary_classes:
-        batch["class_id"] = tf.constant(
-            rng.integers(0, config.model.auxiliary_classes, size=batch_size), tf.int32
-        )
+    for name in config.model.auxiliary_attributes:
+        key, count = ATTRIBUTE_HEADS[name]
+        batch[key] = tf.constant(rng.integers(0, count, size=batch_size), tf.int32)
     return batch

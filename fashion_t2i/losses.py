@@ -273,8 +273,9 @@ def mode_seeking_loss(images_a, images_b, noise_a, noise_b, epsilon=1e-5):
 def class_loss(class_logits, class_ids):
     """Auxiliary classifier loss (AC-GAN): mean softmax cross-entropy of the class ids.
 
-    D_k's head learns the product class of real images with it; the
-    generator is asked to draw images the head reads as the caption's class.
+    D_k's heads learn an attribute (the product class, its colour, ...) of
+    real images with it; the generator is asked to draw images the heads read
+    as the caption's values.
 
     Reference:
         Odena et al., "Conditional Image Synthesis with Auxiliary Classifier
@@ -282,7 +283,7 @@ def class_loss(class_logits, class_ids):
 
     Args:
         class_logits: [B, C] logits.
-        class_ids: [B] int class ids in [0, C).
+        class_ids: [B] int ids in [0, C).
 
     Returns:
         The scalar loss.

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from fashion_t2i import distribute
 from fashion_t2i.config.model_config import PRETRAIN_TRUNK
+from fashion_t2i.data.attributes import ATTRIBUTE_HEADS
 from fashion_t2i.models.attn_gan import AttnGAN
 from fashion_t2i.models.damsm import DAMSM
 from fashion_t2i.models.discriminator import Discriminator
@@ -97,7 +98,10 @@ def discriminators(model_config):
     return [
         Discriminator(
             size, model_config.df_dim, model_config.joint_dim,
-            num_classes=model_config.auxiliary_classes, name=f"discriminator{k + 1}",
+            attribute_heads={
+                name: ATTRIBUTE_HEADS[name][1] for name in model_config.auxiliary_attributes
+            },
+            name=f"discriminator{k + 1}",
         )
         for k, size in enumerate(model_config.stage_sizes)
     ]
@@ -148,7 +152,7 @@ def gan(config, trained_damsm):
         similarity_weight=train.similarity_weight,
         kl_weight=train.kl_weight,
         mode_seeking_weight=train.mode_seeking_weight,
-        auxiliary_class_weight=train.auxiliary_class_weight if model.auxiliary_classes else 0.0,
+        auxiliary_weight=train.auxiliary_weight if model.auxiliary_attributes else 0.0,
         mismatch_term=train.mismatch_term,
         hard_mismatch=train.hard_mismatch,
         ema_decay=train.ema_decay,

@@ -14,6 +14,7 @@ from absl import logging
 from fashion_t2i.config import PRESETS, get_preset
 from fashion_t2i.config.data_config import BAD_CAPTION_POLICIES, ENCODINGS
 from fashion_t2i.config.model_config import (
+    AUXILIARY_ATTRIBUTES,
     EMBEDDING_MODES,
     REGION_LAYERS,
     SIMILARITY_MODES,
@@ -50,13 +51,14 @@ flags.DEFINE_float(
     "mode_seeking_weight", None,
     "Weight of the mode-seeking term (MSGAN) in the generator loss; 0 turns it off.",
 )
-flags.DEFINE_integer(
-    "auxiliary_classes", None,
-    "Product classes every discriminator also predicts (AC-GAN head; the data must have "
-    "class ids, the embedded data 10); 0 for none.",
+flags.DEFINE_list(
+    "auxiliary_attributes", None,
+    f"Attributes every discriminator also predicts (AC-GAN heads), of "
+    f"{list(AUXILIARY_ATTRIBUTES)}; the data must have their ids (the embedded data does). "
+    "Empty for none.",
 )
 flags.DEFINE_float(
-    "auxiliary_class_weight", None, "Weight of the auxiliary class loss in L_D and L_G."
+    "auxiliary_weight", None, "Weight of the auxiliary heads' loss in L_D and L_G."
 )
 flags.DEFINE_bool("mismatch_term", None, "Real image with a wrong caption as a negative of D.")
 flags.DEFINE_bool(
@@ -142,8 +144,8 @@ _OVERRIDES = {
     "similarity_weight": ("train", "similarity_weight"),
     "kl_weight": ("train", "kl_weight"),
     "mode_seeking_weight": ("train", "mode_seeking_weight"),
-    "auxiliary_classes": ("model", "auxiliary_classes"),
-    "auxiliary_class_weight": ("train", "auxiliary_class_weight"),
+    "auxiliary_attributes": ("model", "auxiliary_attributes"),
+    "auxiliary_weight": ("train", "auxiliary_weight"),
     "mismatch_term": ("train", "mismatch_term"),
     "hard_mismatch": ("train", "hard_mismatch"),
     "checkpoint_every": ("train", "checkpoint_every"),

@@ -152,49 +152,51 @@ def test_mode_seeking_term_enters_the_generator_loss_with_its_weight():
 
 
 @pytest.mark.slow
-def test_auxiliary_class_loss_enters_both_losses_with_its_weight():
+def test_auxiliary_heads_enter_both_losses_with_their_weight():
     config = CONFIG.replace(
-        model={"auxiliary_classes": 4},
-        train={"similarity_weight": 0.0, "auxiliary_class_weight": 0.5},
+        model={"auxiliary_attributes": ("class", "pattern")},
+        train={"similarity_weight": 0.0, "auxiliary_weight": 0.5},
     )
     keras.utils.set_random_seed(0)
     gan = train_lib.compiled_gan(config, networks.damsm(config, VOCAB))
-    assert gan.get_config()["auxiliary_class_weight"] == 0.5
+    assert gan.get_config()["auxiliary_weight"] == 0.5
+    assert gan.discriminators[0].attribute_heads == {"class": 10, "pattern": 4}
     batch = model_fixtures.fake_batch(config, seed=1)
-    heads = [d.class_logit for d in gan.discriminators]
+    heads = [h for d in gan.discriminators for h in d.attribute_logits.values()]
     before = [model_fixtures.snapshot(h.weights) for h in heads]
     results = {k: float(v) for k, v in tf.function(gan.train_step)(batch).items()}
-    # Cross-entropy over 4 classes of a head that starts near uniform: about
-    # log 4 per stage, summed over the stages.
-    for name in ("generator_class_loss", "discriminator_class_loss"):
-        assert 0.5 * NUM_STAGES * np.log(4) < results[name] < 2.0 * NUM_STAGES * np.log(4), name
+    # Cross-entropy of heads that start near uniform: about log 10 + log 4
+    # per stage, summed over the stages.
+    chance = NUM_STAGES * (np.log(10) + np.log(4))
+    for name in ("generator_auxiliary_loss", "discriminator_auxiliary_loss"):
+        assert 0.5 * chance < results[name] < 2.0 * chance, name
     expected_g = (
         sum(results[f"generator_adversarial_loss_{k + 1}"] for k in range(NUM_STAGES))
         + config.train.kl_weight * results["kl_loss"]
-        + 0.5 * results["generator_class_loss"]
+        + 0.5 * results["generator_auxiliary_loss"]
     )
     np.testing.assert_allclose(results["generator_loss"], expected_g, rtol=1e-5)
-    # Every stage's head learns from the real images' classes.
+    # Every stage's heads learn from the real images' ids.
     for head, old in zip(heads, before):
         assert all(model_fixtures.changed(old, model_fixtures.snapshot(head.weights)))
-    # Data without class ids: a clear error, not a silent seed loss.
-    del batch["class_id"]
-    with pytest.raises(ValueError, match="class_id"):
+    # Data without those ids: a clear error, not a silent seed loss.
+    del batch["pattern_id"]
+    with pytest.raises(ValueError, match="pattern_id"):
         gan.train_step(batch)
 
 
-def test_auxiliary_class_weight_needs_a_class_head():
+def test_auxiliary_weight_needs_attribute_heads():
     config = CONFIG.replace(train={"similarity_weight": 0.0})
     damsm = networks.damsm(config, VOCAB)
-    with pytest.raises(ValueError, match="class head"):
+    with pytest.raises(ValueError, match="attribute heads"):
         AttnGAN(
             networks.generator(config.model), networks.discriminators(config.model),
-            damsm.text_encoder, damsm.image_encoder, auxiliary_class_weight=1.0,
+            damsm.text_encoder, damsm.image_encoder, auxiliary_weight=1.0,
         )
-    # The preset's weight is inert without the head: the seed's loss.
+    # The preset's weight is inert without heads: the seed's loss.
     gan = networks.gan(config, damsm)
-    assert gan.auxiliary_class_weight == 0.0
-    assert "generator_class_loss" not in gan.loss_names
+    assert gan.auxiliary_weight == 0.0
+    assert "generator_auxiliary_loss" not in gan.loss_names
 
 
 @pytest.mark.slow

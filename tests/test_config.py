@@ -219,6 +219,16 @@ def test_runtime_is_not_an_architecture_section():
     assert "runtime" not in ARCHITECTURE_SECTIONS
 
 
+def test_auxiliary_attributes_are_distinct_known_names_and_survive_json(tmp_path):
+    config = get_preset("smoke").replace(model={"auxiliary_attributes": ["class", "colour"]})
+    assert config.model.auxiliary_attributes == ("class", "colour")
+    config.save(str(tmp_path))
+    assert Config.load(str(tmp_path / "config.json")) == config
+    for bad in (("class", "class"), ("size",)):
+        with pytest.raises(ValueError, match="auxiliary_attributes"):
+            get_preset("smoke").replace(model={"auxiliary_attributes": bad})
+
+
 def test_hard_mismatch_needs_the_mismatch_term():
     with pytest.raises(ValueError, match="hard_mismatch needs mismatch_term"):
         Config().replace(train={"hard_mismatch": True, "mismatch_term": False})

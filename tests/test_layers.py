@@ -4,6 +4,7 @@ import dataclasses
 import os
 
 import keras
+from keras import ops
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -681,6 +682,33 @@ def test_discriminator_serialisation_round_trip():
     copy(images, sentence, sentence)
     copy_weights(discriminator, copy)
     model_fixtures.assert_same_outputs(copy(images, sentence, sentence), expected)
+
+
+def test_discriminator_attribute_heads_read_the_pooled_features():
+    discriminator = Discriminator(
+        16, df_dim=4, sentence_dim=D, attribute_heads={"class": 10, "colour": 13}, name="d"
+    )
+    images = tf.constant(np.random.default_rng(12).uniform(-1, 1, (3, 16, 16, 3)), tf.float32)
+    sentence = tf.ones([3, D])
+    logits, conditional, wrong, heads = discriminator(
+        images, sentence, return_attribute_logits=True
+    )
+    assert wrong is None and set(heads) == {"class", "colour"}
+    assert heads["class"].shape == (3, 10) and heads["colour"].shape == (3, 13)
+    # The seed's logits do not change with the heads asked for.
+    model_fixtures.assert_same_outputs((logits, conditional), discriminator(images, sentence)[:2])
+    features = ops.mean(discriminator.features(images), axis=(1, 2))
+    np.testing.assert_allclose(
+        heads["colour"], discriminator.attribute_logits["colour"](features), rtol=1e-5
+    )
+    copy = model_fixtures.assert_config_round_trip(discriminator)
+    assert copy.attribute_heads == {"class": 10, "colour": 13}
+    with pytest.raises(ValueError, match="no attribute heads"):
+        Discriminator(8, df_dim=4, sentence_dim=D)(
+            images[:, :8, :8], sentence, return_attribute_logits=True
+        )
+    with pytest.raises(ValueError, match=">= 2 values"):
+        Discriminator(8, attribute_heads={"class": 1})
 
 
 # --- Deserialised layers hold their weights (Keras contract: build() creates them) ------------

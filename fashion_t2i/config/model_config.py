@@ -6,6 +6,8 @@ REGION_LAYERS = ("mixed6", "mixed7")
 SIMILARITY_MODES = ("t2i", "i2t", "both")
 EMBEDDING_MODES = ("trainable", "projected", "projected_offsets", "table_and_projected")
 UNSEEN_WORDS_MODES = ("none", "vectors", "vectors_and_colours")
+# Attributes the discriminators' auxiliary heads can predict (embedded data).
+AUXILIARY_ATTRIBUTES = ("class", "colour", "pattern")
 # `image_encoder_weights` value: a trunk pretrained on the run's training images.
 PRETRAIN_TRUNK = "pretrain"
 
@@ -75,10 +77,11 @@ class ModelConfig:
         condition_dim: size of the conditioning-augmentation code c.
         gf_dim: generator width (channels at the stage-1 output is gf_dim).
         df_dim: discriminator width.
-        auxiliary_classes: with > 0, every D_k also predicts the product
-            class (AC-GAN) from this many classes, trained with
-            `TrainConfig.auxiliary_class_weight`; the data must carry
-            `class_id` (the embedded data: 10). 0 (the seed) has no head.
+        auxiliary_attributes: attributes of the embedded data (`"class"`,
+            `"colour"`, `"pattern"`) that every D_k also predicts with an
+            auxiliary head (AC-GAN), trained with
+            `TrainConfig.auxiliary_weight`; the data must carry their ids.
+            Empty (the seed): no heads.
         stage1_size: image size drawn by stage 1 (must be 4 * 2**k).
         num_refinement_stages: stages after stage 1; each doubles the size.
             The seed uses one (two stages in all), AttnGAN two.
@@ -106,7 +109,7 @@ class ModelConfig:
     condition_dim: int = 100
     gf_dim: int = 32
     df_dim: int = 64
-    auxiliary_classes: int = 0
+    auxiliary_attributes: tuple = ()
     stage1_size: int = 64
     num_refinement_stages: int = 1
     residual_blocks: int = 2
@@ -174,9 +177,13 @@ class ModelConfig:
             )
         if self.num_refinement_stages < 0:
             raise ValueError("ModelConfig.num_refinement_stages must be >= 0.")
-        if self.auxiliary_classes < 0:
+        # JSON gives a list; a frozen config compares and hashes tuples.
+        object.__setattr__(self, "auxiliary_attributes", tuple(self.auxiliary_attributes))
+        unknown = set(self.auxiliary_attributes) - set(AUXILIARY_ATTRIBUTES)
+        if unknown or len(set(self.auxiliary_attributes)) != len(self.auxiliary_attributes):
             raise ValueError(
-                f"ModelConfig.auxiliary_classes must be >= 0, got {self.auxiliary_classes}."
+                f"ModelConfig.auxiliary_attributes must be distinct names of "
+                f"{AUXILIARY_ATTRIBUTES}, got {self.auxiliary_attributes!r}."
             )
 
     @property

@@ -27,9 +27,9 @@ class TrainConfig:
             of each batch is drawn a second time with other noise and the
             generator is rewarded for images that differ as much as their
             noises do (`losses.mode_seeking_loss`).
-        auxiliary_class_weight: weight of the auxiliary class loss
-            (AC-GAN) in L_D (real images) and L_G (generated images); used
-            only when `ModelConfig.auxiliary_classes` > 0.
+        auxiliary_weight: weight of the auxiliary heads' loss (AC-GAN) in
+            L_D (real images) and L_G (generated images); used only with
+            `ModelConfig.auxiliary_attributes`.
         mismatch_term: add AttnGAN's (real image, wrong caption) term to L_D.
         hard_mismatch: with `mismatch_term`, also pair each real image with
             the caption of the batch closest to its own in e_bar among those
@@ -55,7 +55,7 @@ class TrainConfig:
     similarity_weight: float = 5.0
     kl_weight: float = 1.0
     mode_seeking_weight: float = 0.0
-    auxiliary_class_weight: float = 1.0
+    auxiliary_weight: float = 1.0
     mismatch_term: bool = True
     hard_mismatch: bool = False
     ema_decay: float = 0.999
@@ -83,10 +83,9 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.mode_seeking_weight must be >= 0, got {self.mode_seeking_weight}."
             )
-        if self.auxiliary_class_weight < 0:
+        if self.auxiliary_weight < 0:
             raise ValueError(
-                "TrainConfig.auxiliary_class_weight must be >= 0, "
-                f"got {self.auxiliary_class_weight}."
+                f"TrainConfig.auxiliary_weight must be >= 0, got {self.auxiliary_weight}."
             )
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}.")

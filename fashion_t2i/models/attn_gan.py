@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from fashion_t2i import distribute
 from fashion_t2i import losses
+from fashion_t2i.data.attributes import ATTRIBUTE_HEADS
 from fashion_t2i.models.generator import Generator
 from fashion_t2i.models.negatives import closest_mismatch
 
@@ -15,9 +16,9 @@ class AttnGAN(keras.Model):
 
     L_G = sum_k L_Gk + lambda * L_similarity(x_hat, caption) + kl_weight * KL
           (+ mode_seeking_weight * L_ms, MSGAN, when set)
-          (+ auxiliary_class_weight * sum_k CE(D_k class head(x_hat), class),
-          AC-GAN, when the discriminators have a class head),
-    L_Dk as the seed (plus the class head's CE on real images, when set) (plus the mismatched pair when `mismatch_term`; with
+          (+ auxiliary_weight * sum_k,a CE(D_k head a(x_hat), caption's a),
+          AC-GAN, when the discriminators have attribute heads),
+    L_Dk as the seed (plus the heads' CE on real images, when set) (plus the mismatched pair when `mismatch_term`; with
     `hard_mismatch` a second mismatched caption per real image, the closest
     of the batch that shows something else, see `closest_mismatch`). Each
     network has its own optimizer. An exponential moving average of the
@@ -32,8 +33,9 @@ class AttnGAN(keras.Model):
         kl_weight: weight of the conditioning-augmentation KL term.
         mode_seeking_weight: weight of MSGAN's mode-seeking term; at 0 (the
             seed's loss) the second draw it needs is not made.
-        auxiliary_class_weight: weight of the AC-GAN class loss; > 0 needs
-            discriminators with a class head and `class_id` in the data.
+        auxiliary_weight: weight of the AC-GAN heads' loss; > 0 needs
+            discriminators with attribute heads and their ids in the data
+            (`class_id`, ...).
         mismatch_term: add D(real image, wrong caption) as a negative.
         hard_mismatch: also D(real image, closest other caption of the batch).
         ema_decay: decay of the generator EMA.
@@ -50,7 +52,7 @@ class AttnGAN(keras.Model):
         similarity_weight=5.0,
         kl_weight=1.0,
         mode_seeking_weight=0.0,
-        auxiliary_class_weight=0.0,
+        auxiliary_weight=0.0,
         mismatch_term=True,
         hard_mismatch=False,
         ema_decay=0.999,
@@ -71,11 +73,11 @@ class AttnGAN(keras.Model):
         self.similarity_weight = similarity_weight
         self.kl_weight = kl_weight
         self.mode_seeking_weight = mode_seeking_weight
-        self.auxiliary_class_weight = auxiliary_class_weight
-        if auxiliary_class_weight and not all(d.num_classes for d in self.discriminators):
+        self.auxiliary_weight = auxiliary_weight
+        if auxiliary_weight and not all(d.attribute_heads for d in self.discriminators):
             raise ValueError(
-                "auxiliary_class_weight > 0 needs discriminators with a class head "
-                "(ModelConfig.auxiliary_classes > 0)."
+                "auxiliary_weight > 0 needs discriminators with attribute heads "
+                "(ModelConfig.auxiliary_attributes)."
             )
         self.mismatch_term = mismatch_term
         self.hard_mismatch = hard_mismatch
@@ -95,8 +97,8 @@ class AttnGAN(keras.Model):
             ["generator_loss", "kl_loss"]
             + (["similarity_loss"] if similarity_weight else [])
             + (["mode_seeking_loss"] if mode_seeking_weight else [])
-            + (["generator_class_loss", "discriminator_class_loss"]
-               if auxiliary_class_weight else [])
+            + (["generator_auxiliary_loss", "discriminator_auxiliary_loss"]
+               if auxiliary_weight else [])
             + [f"generator_adversarial_loss_{k + 1}" for k in range(num_stages)]
             + [f"discriminator_loss_{k + 1}" for k in range(num_stages)]
         )
@@ -205,12 +207,9 @@ class AttnGAN(keras.Model):
         # losses and the logged values match one device's.
         real_images = data["images"]
         content_ids = data["content_id"]
-        classes = self.auxiliary_class_weight > 0
-        if classes and "class_id" not in data:
-            raise ValueError(
-                "auxiliary_class_weight > 0 needs class ids in the data (`class_id`); "
-                "these training files have none."
-            )
+        auxiliary = self.auxiliary_weight > 0
+        if auxiliary:
+            self._check_attribute_ids(data)
         # Encode text with the frozen DAMSM text encoder: e, e_bar (and the wrong caption's).
         inputs = self.generator_inputs(data["token_ids"])
         _, wrong_sentence = self.encode_text(data["wrong_token_ids"])
@@ -237,20 +236,21 @@ class AttnGAN(keras.Model):
         # D steps: each D_k on (real, fake, real with the wrong caption).
         terms = {}
         discriminators_finite = tf.constant(True)
-        d_class_losses = []
+        d_auxiliary = []
         for k, discriminator in enumerate(self.discriminators):
             optimizer = self.discriminator_optimizers[k]
             with tf.GradientTape() as tape:
-                real, real_cond, wrong_cond, *real_classes = discriminator(
-                    real_images[k], sentence, wrong, training=True, return_class_logits=classes
+                real, real_cond, wrong_cond, *real_heads = discriminator(
+                    real_images[k], sentence, wrong, training=True,
+                    return_attribute_logits=auxiliary,
                 )
                 fake, fake_cond, _ = discriminator(
                     tf.stop_gradient(fakes[k]), sentence, training=True
                 )
                 d_loss = losses.discriminator_loss(real, real_cond, fake, fake_cond, wrong_cond)
-                if classes:
-                    d_class_losses.append(losses.class_loss(real_classes[0], data["class_id"]))
-                    d_loss += self.auxiliary_class_weight * d_class_losses[-1]
+                if auxiliary:
+                    d_auxiliary.append(self._auxiliary_loss(real_heads[0], data))
+                    d_loss += self.auxiliary_weight * d_auxiliary[-1]
                 scaled = optimizer.scale_loss(distribute.for_gradient(d_loss))
             gradients = tape.gradient(scaled, discriminator.trainable_variables)
             d_finite = distribute.all_replicas(tf.math.is_finite(d_loss))
@@ -263,14 +263,14 @@ class AttnGAN(keras.Model):
         # G step: fool every D_k, match the caption (L_similarity), stay near N(0, I) (KL).
         with generator_tape:
             adversarial = []
-            g_class_losses = []
+            g_auxiliary = []
             for k, discriminator in enumerate(self.discriminators):
-                fake, fake_cond, _, *fake_classes = discriminator(
-                    fakes[k], sentence, training=True, return_class_logits=classes
+                fake, fake_cond, _, *fake_heads = discriminator(
+                    fakes[k], sentence, training=True, return_attribute_logits=auxiliary
                 )
                 adversarial.append(losses.generator_adversarial_loss(fake, fake_cond))
-                if classes:
-                    g_class_losses.append(losses.class_loss(fake_classes[0], data["class_id"]))
+                if auxiliary:
+                    g_auxiliary.append(self._auxiliary_loss(fake_heads[0], data))
             kl = losses.kl_loss(
                 tf.cast(outputs["mu"], tf.float32), tf.cast(outputs["log_variance"], tf.float32)
             )
@@ -281,8 +281,8 @@ class AttnGAN(keras.Model):
             if self.mode_seeking_weight:
                 mode_seeking = self._mode_seeking(inputs, fakes)
                 g_loss += self.mode_seeking_weight * mode_seeking
-            if classes:
-                g_loss += self.auxiliary_class_weight * tf.add_n(g_class_losses)
+            if auxiliary:
+                g_loss += self.auxiliary_weight * tf.add_n(g_auxiliary)
             scaled = self.generator_optimizer.scale_loss(distribute.for_gradient(g_loss))
         variables = self.generator.trainable_variables
         gradients = generator_tape.gradient(scaled, variables)
@@ -301,13 +301,34 @@ class AttnGAN(keras.Model):
             terms["similarity_loss"] = similarity
         if self.mode_seeking_weight:
             terms["mode_seeking_loss"] = mean(mode_seeking)
-        if classes:
-            # Summed over stages, as they enter L_G and the L_Dk.
-            terms["generator_class_loss"] = mean(tf.add_n(g_class_losses))
-            terms["discriminator_class_loss"] = mean(tf.add_n(d_class_losses))
+        if auxiliary:
+            # Summed over heads and stages, as they enter L_G and the L_Dk.
+            terms["generator_auxiliary_loss"] = mean(tf.add_n(g_auxiliary))
+            terms["discriminator_auxiliary_loss"] = mean(tf.add_n(d_auxiliary))
         results = {name: terms[name] for name in self.loss_names}
         results["finite"] = all_finite
         return results
+
+    def _check_attribute_ids(self, data):
+        missing = [
+            ATTRIBUTE_HEADS[name][0]
+            for name in self.discriminators[0].attribute_heads
+            if ATTRIBUTE_HEADS[name][0] not in data
+        ]
+        if missing:
+            raise ValueError(
+                f"auxiliary_weight > 0 needs the attribute ids {missing} in the data; "
+                "these training files have none."
+            )
+
+    def _auxiliary_loss(self, head_logits, data):
+        """Sum over a discriminator's heads of their cross-entropy with the batch's ids."""
+        return tf.add_n(
+            [
+                losses.class_loss(logits, data[ATTRIBUTE_HEADS[name][0]])
+                for name, logits in head_logits.items()
+            ]
+        )
 
     def _mode_seeking(self, inputs, fakes):
         """L_ms of the batch's first half drawn again with fresh noise, mean over stages."""
@@ -374,7 +395,7 @@ class AttnGAN(keras.Model):
                 "similarity_weight": self.similarity_weight,
                 "kl_weight": self.kl_weight,
                 "mode_seeking_weight": self.mode_seeking_weight,
-                "auxiliary_class_weight": self.auxiliary_class_weight,
+                "auxiliary_weight": self.auxiliary_weight,
                 "mismatch_term": self.mismatch_term,
                 "hard_mismatch": self.hard_mismatch,
                 "ema_decay": self.ema_decay,

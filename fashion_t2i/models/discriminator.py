@@ -20,32 +20,34 @@ class Discriminator(keras.Model):
         image_size: the stage's image size (4 * 2**k, >= 8).
         df_dim: channels of the first convolution; doubling, at most 8x.
         sentence_dim: D.
-        num_classes: with > 0, an auxiliary head also predicts the product
-            class from the averaged 4x4 features (AC-GAN, Odena et al. 2017);
-            0 (the seed) has none.
+        attribute_heads: `{attribute: number of values}`; each gets an
+            auxiliary head that predicts it from the averaged 4x4 features
+            (AC-GAN, Odena et al. 2017). Empty (the seed): none.
 
     Call args:
         images: [B, s, s, 3] in [-1, 1].
         sentence_feature: e_bar [B, D].
         wrong_sentence_feature: optional e_bar of another caption [B, D], or
             a list of K such tensors (several mismatched captions per image).
-        return_class_logits: also return the auxiliary head's class logits.
+        return_attribute_logits: also return the auxiliary heads' logits.
 
     Returns:
         `(logits, conditional_logits, wrong_conditional_logits)`: [B], [B],
         and [B] for one wrong caption, [K, B] for a list of K, None without
-        `wrong_sentence_feature`; with `return_class_logits`, the class
-        logits [B, num_classes] follow.
+        `wrong_sentence_feature`; with `return_attribute_logits`,
+        `{attribute: logits [B, values]}` follows.
     """
 
-    def __init__(self, image_size, df_dim=64, sentence_dim=256, num_classes=0, **kwargs):
+    def __init__(self, image_size, df_dim=64, sentence_dim=256, attribute_heads=None, **kwargs):
         super().__init__(**kwargs)
-        if num_classes < 0:
-            raise ValueError(f"num_classes must be >= 0, got {num_classes}.")
+        attribute_heads = dict(attribute_heads or {})
+        for name, count in attribute_heads.items():
+            if count < 2:
+                raise ValueError(f"Attribute head {name!r} needs >= 2 values, got {count}.")
         self.image_size = image_size
         self.df_dim = df_dim
         self.sentence_dim = sentence_dim
-        self.num_classes = num_classes
+        self.attribute_heads = attribute_heads
         dtype = self.dtype_policy
         self.down = []
         size, channels = image_size, df_dim
@@ -76,11 +78,10 @@ class Discriminator(keras.Model):
         self.conditional_logit = keras.layers.Conv2D(
             1, 4, padding="valid", dtype="float32", name="conditional_logit"
         )
-        self.class_logit = (
-            keras.layers.Dense(num_classes, dtype="float32", name="class_logit")
-            if num_classes
-            else None
-        )
+        self.attribute_logits = {
+            name: keras.layers.Dense(count, dtype="float32", name=f"{name}_logit")
+            for name, count in attribute_heads.items()
+        }
 
     def build(self, images_shape, sentence_feature_shape=None, wrong_sentence_feature_shape=None):
         shape = tuple(images_shape)
@@ -92,8 +93,8 @@ class Discriminator(keras.Model):
         self.joint_conv.build(joint_shape)
         self.joint_norm.build(shape[:-1] + (self.feature_channels,))
         self.conditional_logit.build(shape[:-1] + (self.feature_channels,))
-        if self.class_logit is not None:
-            self.class_logit.build((shape[0], self.feature_channels))
+        for head in self.attribute_logits.values():
+            head.build((shape[0], self.feature_channels))
 
     def features(self, images, training=False):
         x = images
@@ -114,7 +115,7 @@ class Discriminator(keras.Model):
         return ops.reshape(self.conditional_logit(y), (-1,))
 
     def call(self, images, sentence_feature, wrong_sentence_feature=None, training=False,
-             return_class_logits=False):
+             return_attribute_logits=False):
         x = self.features(images, training=training)
         logits = ops.reshape(self.logit(x), (-1,))
         conditional = self.conditional(x, sentence_feature, training=training)
@@ -125,11 +126,14 @@ class Discriminator(keras.Model):
             )
         elif wrong_sentence_feature is not None:
             wrong = self.conditional(x, wrong_sentence_feature, training=training)
-        if not return_class_logits:
+        if not return_attribute_logits:
             return logits, conditional, wrong
-        if self.class_logit is None:
-            raise ValueError("This discriminator has no class head (num_classes=0).")
-        return logits, conditional, wrong, self.class_logit(ops.mean(x, axis=(1, 2)))
+        if not self.attribute_logits:
+            raise ValueError("This discriminator has no attribute heads.")
+        pooled = ops.mean(x, axis=(1, 2))
+        return logits, conditional, wrong, {
+            name: head(pooled) for name, head in self.attribute_logits.items()
+        }
 
     def get_config(self):
         config = super().get_config()
@@ -138,7 +142,7 @@ class Discriminator(keras.Model):
                 "image_size": self.image_size,
                 "df_dim": self.df_dim,
                 "sentence_dim": self.sentence_dim,
-                "num_classes": self.num_classes,
+                "attribute_heads": self.attribute_heads,
             }
         )
         return config
