@@ -19,6 +19,8 @@ import numpy as np
 from absl import app
 from absl import flags
 
+from benchmarks import print_report
+
 FLAGS = flags.FLAGS
 
 
@@ -100,14 +102,7 @@ def main(argv):
     del argv
     if FLAGS.seeds < 1:
         raise app.UsageError("--seeds must be >= 1.")
-    try:
-        result = drawn(FLAGS.workdir, FLAGS.seeds)
-    except (FileNotFoundError, ValueError) as e:
-        # No trained run, or data without attribute ids.
-        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-    print(report(result))
-    return 0
+    return print_report(lambda: drawn(FLAGS.workdir, FLAGS.seeds), report)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import sys
 from absl import app
 from absl import flags
 
+from benchmarks import print_report
+
 FLAGS = flags.FLAGS
 
 # The run's own judge trains on the first `evaluation.attribute_classifier`
@@ -130,17 +132,14 @@ def main(argv):
         check_rows(FLAGS.offset, FLAGS.num_train)
     except ValueError as e:
         raise app.UsageError(str(e))
-    try:
-        result = run(
+    # No trained run, data without attribute ids, too few rows after --offset: one line.
+    return print_report(
+        lambda: run(
             FLAGS.workdir, FLAGS.num_images, FLAGS.offset, FLAGS.num_train, FLAGS.epochs,
             FLAGS.seed,
-        )
-    except (FileNotFoundError, ValueError) as e:
-        # No trained run, data without attribute ids, too few rows after --offset.
-        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-    print(report(result))
-    return 0
+        ),
+        report,
+    )
 
 
 if __name__ == "__main__":
