@@ -209,14 +209,37 @@ def write_summary(workdir, name, summary):
     files.write_json(os.path.join(workdir, f"{name}_summary.json"), summary)
 
 
+def check_auxiliary_data(config, train_reader):
+    """Raises ValueError before any step if the GAN phase needs attribute ids the data lacks.
+
+    The discriminators' auxiliary heads (`ModelConfig.auxiliary_attributes`)
+    learn from the data's class / colour / pattern ids, which only the
+    embedded data has; without this check a run on other data would train
+    its DAMSM first and fail at the first GAN step.
+    """
+    if (
+        config.model.auxiliary_attributes
+        and config.train.auxiliary_weight
+        and config.train.phase in ("gan", "all")
+        and not train_reader.has_attributes
+    ):
+        raise ValueError(
+            f"auxiliary_attributes {list(config.model.auxiliary_attributes)} train the "
+            "discriminators' heads on attribute ids, which only the embedded Fashion-MNIST "
+            f"data has ({train_reader.path} has none); pass --auxiliary_attributes= for this "
+            "data."
+        )
+
+
 def train(config, workdir, log_fn=log):
     """Runs the configured phase(s) in `workdir`; returns the summaries by phase.
 
     Raises:
         ValueError: the global batch does not split over the replicas, the
-            run cannot be opened (see `RunContext.for_training`), or the
+            run cannot be opened (see `RunContext.for_training`), the
             validation file is too small to evaluate
-            (`evaluation_hooks.check_validation`).
+            (`evaluation_hooks.check_validation`), or the data lacks the
+            ids of the auxiliary heads (`check_auxiliary_data`).
     """
     distribute.configure(config.runtime)
     strategy = distribute.make_strategy(config.runtime)
@@ -227,6 +250,7 @@ def train(config, workdir, log_fn=log):
             f"by the number of replicas ({replicas})."
         )
     context = RunContext.for_training(config, workdir, strategy, log_fn)
+    check_auxiliary_data(config, context.train_reader)
     # Before any step: an evaluation must not fail after the training it follows.
     evaluation_hooks.check_validation(context, log_fn)
     log_fn(

@@ -199,6 +199,22 @@ def test_auxiliary_weight_needs_attribute_heads():
     assert "generator_auxiliary_loss" not in gan.loss_names
 
 
+def test_data_without_the_heads_ids_is_refused_before_any_step():
+    class Reader:
+        path = "given.h5"
+        has_attributes = False
+
+    config = CONFIG.replace(model={"auxiliary_attributes": ("class",)})
+    with pytest.raises(ValueError, match="given.h5 has none.*--auxiliary_attributes="):
+        train_lib.check_auxiliary_data(config, Reader())
+    # The DAMSM phase alone, no heads, or a zero weight do not need the ids.
+    train_lib.check_auxiliary_data(config.replace(train={"phase": "damsm"}), Reader())
+    train_lib.check_auxiliary_data(CONFIG, Reader())
+    train_lib.check_auxiliary_data(config.replace(train={"auxiliary_weight": 0.0}), Reader())
+    Reader.has_attributes = True
+    train_lib.check_auxiliary_data(config, Reader())
+
+
 @pytest.mark.slow
 def test_zero_similarity_weight_leaves_the_similarity_out_of_the_step():
     config = CONFIG.replace(train={"similarity_weight": 0.0})

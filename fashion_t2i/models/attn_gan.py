@@ -18,9 +18,10 @@ class AttnGAN(keras.Model):
           (+ mode_seeking_weight * L_ms, MSGAN, when set)
           (+ auxiliary_weight * sum_k,a CE(D_k head a(x_hat), caption's a),
           AC-GAN, when the discriminators have attribute heads),
-    L_Dk as the seed (plus the heads' CE on real images, when set) (plus the mismatched pair when `mismatch_term`; with
+    L_Dk as the seed (plus the mismatched pair when `mismatch_term`; with
     `hard_mismatch` a second mismatched caption per real image, the closest
-    of the batch that shows something else, see `closest_mismatch`). Each
+    of the batch that shows something else, see `closest_mismatch`; plus
+    auxiliary_weight * the heads' CE on real images, when set). Each
     network has its own optimizer. An exponential moving average of the
     generator weights (`generator_ema`) is what evaluation and export use.
 
