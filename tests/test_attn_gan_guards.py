@@ -39,12 +39,19 @@ def tiny_generator():
     )
 
 
-def tiny_gan(ema_decay=0.999, optimizer=adam, seed=0):
-    """A compiled AttnGAN with every variable created, the EMA a copy of G."""
+def tiny_gan(ema_decay=0.999, optimizer=adam, seed=0, attribute_heads=None):
+    """A compiled AttnGAN with every variable created, the EMA a copy of G.
+
+    With `attribute_heads` ({attribute: values}) the discriminators have
+    auxiliary heads, trained at weight 1.
+    """
     keras.utils.set_random_seed(seed)
     generator = tiny_generator()
     discriminators = [
-        Discriminator(size, df_dim=8, sentence_dim=JOINT_DIM, name=f"discriminator{k + 1}")
+        Discriminator(
+            size, df_dim=8, sentence_dim=JOINT_DIM, attribute_heads=attribute_heads,
+            name=f"discriminator{k + 1}",
+        )
         for k, size in enumerate(STAGE_SIZES)
     ]
     text_encoder = TextEncoder(VOCAB, embedding_dim=16, joint_dim=JOINT_DIM, name="text_encoder")
@@ -52,6 +59,7 @@ def tiny_gan(ema_decay=0.999, optimizer=adam, seed=0):
     gan = AttnGAN(
         generator, discriminators, text_encoder, image_encoder,
         similarity_weight=0.0, ema_decay=ema_decay, seed=seed,
+        auxiliary_weight=1.0 if attribute_heads else 0.0,
     )
     gan.compile(optimizer(), [optimizer() for _ in discriminators])
     # Create the variables, as the training code does before tracing the step.
@@ -60,8 +68,11 @@ def tiny_gan(ema_decay=0.999, optimizer=adam, seed=0):
     return gan
 
 
-def fake_batch(seed=0, token_ids=None):
-    """A finite training batch at the tiny sizes (images uniform in [-1, 1])."""
+def fake_batch(seed=0, token_ids=None, class_ids=False):
+    """A finite training batch at the tiny sizes (images uniform in [-1, 1]).
+
+    With `class_ids`, also random `class_id`s of 10 classes.
+    """
     rng = np.random.default_rng(seed)
     if token_ids is None:
         token_ids, _ = model_fixtures.token_ids(BATCH, MAX_WORDS, seed=seed)
@@ -69,12 +80,15 @@ def fake_batch(seed=0, token_ids=None):
         tf.constant(rng.uniform(-1.0, 1.0, (BATCH, s, s, 3)).astype(np.float32))
         for s in STAGE_SIZES
     )
-    return {
+    batch = {
         "images": images,
         "token_ids": tf.constant(token_ids, tf.int32),
         "wrong_token_ids": tf.constant(np.roll(token_ids, -1, axis=0), tf.int32),
         "content_id": tf.constant(np.arange(BATCH), tf.int64),
     }
+    if class_ids:
+        batch["class_id"] = tf.constant(rng.integers(0, 10, BATCH), tf.int32)
+    return batch
 
 
 def every_variable(gan):

@@ -122,3 +122,16 @@ def test_float16_loss_scale_grows_after_finite_steps_and_halves_on_overflow(mixe
     assert float(optimizer.dynamic_scale.numpy()) == 2.0**39
     after = model_fixtures.snapshot(gan.generator.trainable_variables)
     assert not any(model_fixtures.changed(before, after))
+
+
+def test_auxiliary_heads_give_finite_float32_losses_under_bfloat16(mixed_precision):
+    mixed_precision("bfloat16")
+    gan = tiny_gan(optimizer=adam("bfloat16"), attribute_heads={"class": 10})
+    assert all(
+        head.compute_dtype == "float32"
+        for d in gan.discriminators for head in d.attribute_logits.values()
+    )
+    results = tf.function(gan.train_step)(fake_batch(seed=1, class_ids=True))
+    assert bool(results["finite"]) is True
+    for name in ("generator_auxiliary_loss", "discriminator_auxiliary_loss"):
+        assert results[name].dtype == tf.float32 and np.isfinite(results[name].numpy()), name
