@@ -701,6 +701,11 @@ def test_discriminator_attribute_heads_read_the_pooled_features():
     np.testing.assert_allclose(
         heads["colour"], discriminator.attribute_logits["colour"](features), rtol=1e-5
     )
+    # The heads' weights are among the discriminator's variables, which is
+    # what `checkpointing.gan_checkpoint` saves and restores.
+    assert {v.path.split("/")[-2] for v in discriminator.variables} >= {
+        "class_logit", "colour_logit"
+    }
     copy = model_fixtures.assert_config_round_trip(discriminator)
     assert copy.attribute_heads == {"class": 10, "colour": 13}
     with pytest.raises(ValueError, match="no attribute heads"):
