@@ -99,7 +99,10 @@ def run(workdirs, num_images=1000, offset=30_000, num_train=12_000, epochs=6, se
             size,
         )
         result["runs"][workdir] = {"own": accuracy(own, fake), "independent": accuracy(judge, fake)}
-        result["real"].setdefault("own", accuracy(own, real))
+        if "own" not in result["real"]:
+            # The first run's judge on the real images (setdefault would
+            # classify them again for every run and drop the result).
+            result["real"]["own"] = accuracy(own, real)
     return result
 
 
