@@ -89,7 +89,6 @@ def generator(model_config, name="generator"):
         stage1_size=model_config.stage1_size,
         num_refinement_stages=model_config.num_refinement_stages,
         residual_blocks=model_config.residual_blocks,
-        refinement_noise=model_config.refinement_noise,
         name=name,
     )
 

@@ -60,10 +60,6 @@ flags.DEFINE_list(
 flags.DEFINE_float(
     "auxiliary_weight", None, "Weight of the auxiliary heads' loss in L_D and L_G."
 )
-flags.DEFINE_bool(
-    "refinement_noise", None,
-    "Give every refinement stage per-pixel noise drawn from z (the seed: stage 1 only).",
-)
 flags.DEFINE_bool("mismatch_term", None, "Real image with a wrong caption as a negative of D.")
 flags.DEFINE_bool(
     "hard_mismatch", None, "Also the closest caption of the batch that shows something else."
@@ -150,7 +146,6 @@ _OVERRIDES = {
     "mode_seeking_weight": ("train", "mode_seeking_weight"),
     "auxiliary_attributes": ("model", "auxiliary_attributes"),
     "auxiliary_weight": ("train", "auxiliary_weight"),
-    "refinement_noise": ("model", "refinement_noise"),
     "mismatch_term": ("train", "mismatch_term"),
     "hard_mismatch": ("train", "hard_mismatch"),
     "checkpoint_every": ("train", "checkpoint_every"),

@@ -17,7 +17,6 @@ from fashion_t2i.models.conditioning_augmentation import ConditioningAugmentatio
 from fashion_t2i.models.discriminator import Discriminator
 from fashion_t2i.models.generator import Generator
 from fashion_t2i.models.image_encoder import ImageEncoder
-from fashion_t2i.models.noise_injection import NoiseInjection
 from fashion_t2i.models.text_encoder import TextEncoder
 from fashion_t2i.models.word_attention import WordAttention
 
@@ -531,12 +530,11 @@ def generator_inputs(batch=2, words=T, seed=7):
     }
 
 
-def make_generator(num_refinement_stages=1, stage1_size=8, refinement_noise=False):
+def make_generator(num_refinement_stages=1, stage1_size=8):
     keras.utils.set_random_seed(8)
     return Generator(
         z_dim=Z, condition_dim=C, gf_dim=4, stage1_size=stage1_size,
-        num_refinement_stages=num_refinement_stages, residual_blocks=1,
-        refinement_noise=refinement_noise, name="generator",
+        num_refinement_stages=num_refinement_stages, residual_blocks=1, name="generator",
     )
 
 
@@ -586,45 +584,6 @@ def test_generator_depends_on_noise_and_words():
     assert not np.allclose(generator(other_noise, training=False)["images"][-1], base)
     other_words = dict(inputs, word_features=inputs["word_features"] * -1.0)
     assert not np.allclose(generator(other_words, training=False)["images"][-1], base)
-
-
-def test_noise_injection_by_hand():
-    layer = NoiseInjection(seed=3, name="noise")
-    h = tf.constant(np.random.default_rng(1).normal(size=(2, 3, 3, 2)), tf.float32)
-    z = tf.constant(np.random.default_rng(2).normal(size=(2, 5)), tf.float32)
-    # The strength starts at 0: the identity.
-    np.testing.assert_array_equal(layer(h, z), h)
-    assert not layer.projection.trainable and layer.strength.trainable
-    assert layer.projection.shape == (5, 9)
-    layer.strength.assign([0.5, -2.0])
-    noise_map = (z.numpy() @ layer.projection.numpy()).reshape(2, 3, 3, 1)
-    np.testing.assert_allclose(layer(h, z), h + noise_map * [0.5, -2.0], rtol=1e-6)
-    # One map per example, varying over pixels, the same for every channel
-    # up to its strength.
-    assert np.std(noise_map[0]) > 0.1 and not np.allclose(noise_map[0], noise_map[1])
-    copy = model_fixtures.assert_config_round_trip(layer)
-    copy(h, z)
-    # The projection comes from the layer's seed, not the global one.
-    keras.utils.set_random_seed(99)
-    np.testing.assert_array_equal(copy.projection.numpy(), layer.projection.numpy())
-    assert copy.compute_output_shape((2, 3, 3, 2), (2, 5)) == (2, 3, 3, 2)
-
-
-def test_generator_refinement_noise_changes_the_refinement_only_through_z():
-    generator = make_generator(refinement_noise=True)
-    inputs = generator_inputs()
-    plain = make_generator(refinement_noise=False)
-    # Same seed, zero strengths: the same images as without the option.
-    for a, b in zip(generator(inputs)["images"], plain(inputs)["images"]):
-        np.testing.assert_allclose(a, b, atol=1e-6)
-    names = [w.path for w in generator.weights if "noise" in w.path]
-    assert sorted(names) == ["generator/stage2_noise/projection", "generator/stage2_noise/strength"]
-    generator.noise_injections[0].strength.assign(np.full(8, 3.0, np.float32))
-    base = generator(inputs, training=False)["images"]
-    assert not np.allclose(base[-1], plain(inputs, training=False)["images"][-1], atol=1e-3)
-    # Deterministic for one z: a seed still draws one image.
-    np.testing.assert_array_equal(generator(inputs, training=False)["images"][-1], base[-1])
-    assert generator.get_config()["refinement_noise"] is True
 
 
 def test_unit_rms_by_hand():

@@ -86,9 +86,6 @@ class ModelConfig:
         num_refinement_stages: stages after stage 1; each doubles the size.
             The seed uses one (two stages in all), AttnGAN two.
         residual_blocks: residual blocks in each refinement stage.
-        refinement_noise: every refinement stage also gets per-pixel noise
-            drawn from z (`models.noise_injection`); False (the seed): z
-            enters at stage 1 only.
     """
 
     embedding_dim: int = 300
@@ -116,7 +113,6 @@ class ModelConfig:
     stage1_size: int = 64
     num_refinement_stages: int = 1
     residual_blocks: int = 2
-    refinement_noise: bool = False
 
     def __post_init__(self):
         if self.region_layer not in REGION_LAYERS:

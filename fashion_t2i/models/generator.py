@@ -5,7 +5,6 @@ from keras import ops
 
 from fashion_t2i.models import blocks
 from fashion_t2i.models.conditioning_augmentation import ConditioningAugmentation
-from fashion_t2i.models.noise_injection import NoiseInjection
 from fashion_t2i.models.word_attention import WordAttention
 
 
@@ -17,8 +16,7 @@ class Generator(keras.Model):
     conv3x3, BN, GLU) to `stage1_size` -> h1, with channels halving from
     `gf_dim * 2**k` to `gf_dim`. Refinement stage k: word attention over
     h_{k-1} -> concat(h, context) -> residual blocks -> upsampling block ->
-    h_k at twice the size; with `refinement_noise`, per-pixel noise drawn
-    from z is added after the concat (`NoiseInjection`). A tanh RGB head reads every h_k. e_bar and each
+    h_k at twice the size. A tanh RGB head reads every h_k. e_bar and each
     word of e are first scaled to unit root-mean-square (`blocks.unit_rms`).
 
     Args:
@@ -28,8 +26,6 @@ class Generator(keras.Model):
         stage1_size: stage-1 image size (4 * 2**k).
         num_refinement_stages: stages after stage 1 (the seed: 1).
         residual_blocks: residual blocks per refinement stage.
-        refinement_noise: give every refinement stage noise of its own (the
-            seed: False, z enters at stage 1 only).
 
     Call args:
         inputs: dict with `sentence_feature` [B, D], `word_features`
@@ -50,7 +46,6 @@ class Generator(keras.Model):
         stage1_size=64,
         num_refinement_stages=1,
         residual_blocks=2,
-        refinement_noise=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -60,7 +55,6 @@ class Generator(keras.Model):
         self.stage1_size = stage1_size
         self.num_refinement_stages = num_refinement_stages
         self.residual_blocks = residual_blocks
-        self.refinement_noise = refinement_noise
         num_up = 0
         while 4 * 2**num_up < stage1_size:
             num_up += 1
@@ -82,7 +76,6 @@ class Generator(keras.Model):
         self.attentions = []
         self.residuals = []
         self.refine_ups = []
-        self.noise_injections = []
         for k in range(num_refinement_stages):
             stage = k + 2
             self.attentions.append(WordAttention(gf_dim, dtype=dtype, name=f"stage{stage}_attention"))
@@ -93,10 +86,6 @@ class Generator(keras.Model):
                 ]
             )
             self.refine_ups.append(blocks.upsample_block(gf_dim, f"stage{stage}_up", dtype))
-            if refinement_noise:
-                self.noise_injections.append(
-                    NoiseInjection(seed=stage, dtype=dtype, name=f"stage{stage}_noise")
-                )
         self.heads = [
             blocks.rgb_head(f"stage{k + 1}_rgb") for k in range(num_refinement_stages + 1)
         ]
@@ -117,8 +106,6 @@ class Generator(keras.Model):
         for k in range(self.num_refinement_stages):
             context, attention = self.attentions[k](h, words, inputs["word_mask"])
             h = ops.concatenate([h, context], axis=-1)
-            if self.noise_injections:
-                h = self.noise_injections[k](h, noise)
             for block in self.residuals[k]:
                 h = block(h, training=training)
             h = self.refine_ups[k](h, training=training)
@@ -162,7 +149,6 @@ class Generator(keras.Model):
                 "stage1_size": self.stage1_size,
                 "num_refinement_stages": self.num_refinement_stages,
                 "residual_blocks": self.residual_blocks,
-                "refinement_noise": self.refinement_noise,
             }
         )
         return config
