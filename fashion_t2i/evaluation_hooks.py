@@ -20,6 +20,10 @@ from fashion_t2i.metrics import r_precision as r_precision_lib
 from fashion_t2i.progress import log
 
 R_PRECISION_EXAMPLES = 1000
+# Validation pairs per forward pass of `encode_validation`: the DAMSM runs
+# eagerly there, so few large batches cost much less than many small ones
+# (the smoke preset's 128 pairs in batches of 4: 26 s; of 64: 3 s, on 2 cores).
+ENCODE_BATCH_SIZE = 64
 ATTENTION_PAIRS = 4
 # Validation pairs over which the localisation of the attention is logged.
 LOCALISATION_PAIRS = 128
@@ -46,7 +50,8 @@ def encode_validation(damsm, dataset, max_examples):
     """
     images, sentences, ids, marks = [], [], [], []
     count = 0
-    for batch in dataset:
+    # The same pairs as `dataset` gives, in fewer, larger forward passes.
+    for batch in dataset.unbatch().batch(ENCODE_BATCH_SIZE):
         features = damsm(batch, training=False)
         images.append(features["global_feature"].numpy())
         sentences.append(features["sentence_feature"].numpy())
