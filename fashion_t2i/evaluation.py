@@ -85,8 +85,9 @@ def attribute_classifier(workdir, train_reader, validation_reader, size, num_tra
         if info.get("size") == size:
             return attribute_lib.load_attribute_classifier(path), info["accuracy"]
     start = time.time()
+    num_train = min(num_train, train_reader.num_examples)
     log_fn(f"eval: training the attribute classifier on {num_train} real images at {size} px")
-    train = read_examples(train_reader, min(num_train, train_reader.num_examples))
+    train = read_examples(train_reader, num_train)
     val = read_examples(validation_reader, min(num_validation, validation_reader.num_examples))
     model, accuracy = attribute_lib.train_attribute_classifier(
         to_unit_range(train["image"], size),
