@@ -11,7 +11,8 @@ from fashion_t2i import networks
 from fashion_t2i.models.damsm import DAMSM
 
 VOCAB = model_fixtures.VOCABULARY_SIZE
-CONFIG = model_fixtures.smoke_config(batch_size=4)
+# The trunk trained in the DAMSM phase, as with random weights in the catalogue preset.
+CONFIG = model_fixtures.smoke_config(batch_size=4).replace(model={"train_image_trunk": True})
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,10 @@ def _smoke():
             embedding_dim=16,
             joint_dim=16,
             image_encoder_size=75,
+            # A frozen random trunk, as the demo freezes its pretrained one:
+            # tracing InceptionV3's backward pass costs a smoke run more than
+            # the rest of its DAMSM step (tests that train it say so).
+            train_image_trunk=False,
             z_dim=8,
             condition_dim=8,
             gf_dim=8,
