@@ -12,6 +12,9 @@ DATA_DIR ?=
 EXPORT_BASE ?= $(WORKDIR)/export
 MODEL_NAME ?= fashion_t2i
 TEXT ?= a navy blue ankle boot
+# One pytest worker per core (pytest-xdist); a test file stays on one worker,
+# so its module fixtures are built once. PYTEST_WORKERS=0 runs in-process.
+PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 TRAIN_FLAGS ?=
 
@@ -50,7 +53,7 @@ test: install
 	    echo "note: run 'sudo apt-get install chromium chromium-driver' for the browser test"; \
 	  fi; \
 	fi
-	$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 data: install

@@ -5,3 +5,45 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # oneDNN fuses ops differently in eager and graph mode; with it off, the
 # exported SavedModel and the Python generator agree bit for bit.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import tensorflow as tf  # noqa: E402  (after the environment above)
+
+# The suite traces a few hundred small graphs and runs most of them a handful of
+# times: Grappler's rewrite of each (several seconds per GAN step on a 2-core
+# machine) costs more than it saves. In-process tests run the graphs as traced;
+# the end-to-end tests that start `python -m fashion_t2i.train` or the export in
+# a subprocess keep the default optimiser, as users do.
+tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+
+
+# The longest modules on a 2-core machine (seconds of one worker, 2026-12-02),
+# longest first. Only the order of the run depends on this list.
+LONGEST_MODULES = [
+    "test_image_trunk",  # 500: trunk pretraining, three `train` runs
+    "test_multi_worker",  # 340: two training processes in one cluster
+    "test_train_e2e",  # 320
+    "test_attn_gan",  # 300
+    "test_run_context",  # 280
+    "test_catalogue_e2e",  # 230
+    "test_reliability",  # 210
+    "test_distribute",  # 170
+]
+
+
+def pytest_collection_modifyitems(items):
+    """The longest modules first, then other modules with end-to-end (`slow`) tests.
+
+    `make test` hands whole modules to its pytest-xdist workers in this order:
+    the long modules start first and the short ones fill in behind them, so
+    that the two workers finish close together. Each module's tests keep
+    their order.
+    """
+    slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+
+    def rank(item):
+        name = item.module.__name__
+        if name in LONGEST_MODULES:
+            return LONGEST_MODULES.index(name)
+        return len(LONGEST_MODULES) + (name not in slow_modules)
+
+    items.sort(key=rank)
