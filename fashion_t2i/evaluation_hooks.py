@@ -22,7 +22,8 @@ from fashion_t2i.progress import log
 R_PRECISION_EXAMPLES = 1000
 # Validation pairs per forward pass of `encode_validation`: the DAMSM runs
 # eagerly there, so few large batches cost much less than many small ones
-# (the smoke preset's 128 pairs in batches of 4: 26 s; of 64: 3 s, on 2 cores).
+# (the smoke preset's 128 pairs in batches of 4: 26 s; of 64: about 5 s with the
+# R-precision itself, on 2 cores).
 ENCODE_BATCH_SIZE = 64
 ATTENTION_PAIRS = 4
 # Validation pairs over which the localisation of the attention is logged.

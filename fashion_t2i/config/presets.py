@@ -29,7 +29,7 @@ def _smoke():
             image_encoder_size=75,
             # A frozen random trunk, as the demo freezes its pretrained one:
             # tracing InceptionV3's backward pass costs a smoke run more than
-            # the rest of its DAMSM step (tests that train it say so).
+            # the rest of its DAMSM step (test_damsm turns training back on).
             train_image_trunk=False,
             z_dim=8,
             condition_dim=8,
