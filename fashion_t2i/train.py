@@ -66,8 +66,10 @@ flags.DEFINE_bool(
 )
 flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints.")
 flags.DEFINE_integer("log_every", None, "Steps between progress lines and scalar summaries.")
-flags.DEFINE_integer("image_every", None, "Steps between image summaries.")
-flags.DEFINE_integer("eval_every", None, "Steps between validation evaluations.")
+flags.DEFINE_integer("image_every", None, "Steps between image summaries (0: none).")
+flags.DEFINE_integer(
+    "eval_every", None, "Steps between validation evaluations (0: none, not even at the end)."
+)
 flags.DEFINE_enum("on_nan", None, NAN_POLICIES, "Non-finite loss: stop, or skip the batch.")
 flags.DEFINE_string(
     "image_encoder_weights", None,

@@ -147,14 +147,18 @@ def train_damsm(context, log_fn=log):
     checkpoint = checkpointing.damsm_checkpoint(damsm, optimizer=damsm.optimizer, step=step)
     results = {}
     fill = unseen_words_hook(context, damsm.text_encoder, "damsm", log_fn)
-    hooks = [] if fill is None else [(train.eval_every, fill)]
-    hooks += [
-        (
-            train.eval_every,
-            evaluation_hooks.damsm_r_precision_hook(context, damsm, results, log_fn),
-        ),
-        (train.image_every, evaluation_hooks.damsm_attention_hook(context, damsm)),
-    ]
+    hooks = []
+    if train.eval_every:
+        if fill is not None:
+            hooks.append((train.eval_every, fill))
+        hooks.append(
+            (
+                train.eval_every,
+                evaluation_hooks.damsm_r_precision_hook(context, damsm, results, log_fn),
+            )
+        )
+    if train.image_every:
+        hooks.append((train.image_every, evaluation_hooks.damsm_attention_hook(context, damsm)))
     loop = phase_loop(
         "damsm", damsm, checkpoint, context, train.damsm_steps, hooks,
         learning_rates={"damsm": lambda: damsm.optimizer.learning_rate},
@@ -177,17 +181,24 @@ def train_gan(context, log_fn=log):
         gan = compiled_gan(config, context.restore_damsm())
         step = tf.Variable(0, dtype=tf.int64)
     checkpoint = checkpointing.gan_checkpoint(gan, step)
-    hooks = [
-        (train.image_every, evaluation_hooks.gan_samples_hook(context, gan)),
-        (train.eval_every, evaluation_hooks.similarity_evaluation_hook(context, gan, log_fn)),
-    ]
-    variety = evaluation_hooks.variety_hook(context, gan, log_fn)
-    if variety is not None:
-        hooks.append((train.eval_every, variety))
-    if context.train_reader.has_attributes and context.validation_reader.has_attributes:
+    hooks = []
+    # Built only when they run: the attribute evaluation trains its classifier here.
+    if train.image_every:
+        hooks.append((train.image_every, evaluation_hooks.gan_samples_hook(context, gan)))
+    if train.eval_every:
         hooks.append(
-            (train.eval_every, evaluation_hooks.attribute_evaluation_hook(context, gan, log_fn))
+            (train.eval_every, evaluation_hooks.similarity_evaluation_hook(context, gan, log_fn))
         )
+        variety = evaluation_hooks.variety_hook(context, gan, log_fn)
+        if variety is not None:
+            hooks.append((train.eval_every, variety))
+        if context.train_reader.has_attributes and context.validation_reader.has_attributes:
+            hooks.append(
+                (
+                    train.eval_every,
+                    evaluation_hooks.attribute_evaluation_hook(context, gan, log_fn),
+                )
+            )
     loop = phase_loop(
         "gan", gan, checkpoint, context, train.gan_steps, hooks,
         learning_rates={
@@ -252,7 +263,8 @@ def train(config, workdir, log_fn=log):
     context = RunContext.for_training(config, workdir, strategy, log_fn)
     check_auxiliary_data(config, context.train_reader)
     # Before any step: an evaluation must not fail after the training it follows.
-    evaluation_hooks.check_validation(context, log_fn)
+    if config.train.eval_every or config.train.image_every:
+        evaluation_hooks.check_validation(context, log_fn)
     log_fn(
         f"train: preset {config.preset}, phase {config.train.phase}, workdir {workdir}, "
         f"{context.train_reader.num_examples} training / "

@@ -291,3 +291,16 @@ def test_unseen_words_needs_a_known_mode_and_table_and_projected():
     assert ModelConfig().unseen_words == "none"
     for preset in ("demo", "catalogue", "fashiongen"):
         assert get_preset(preset).model.unseen_words == "vectors_and_colours"
+
+
+@pytest.mark.parametrize("name", ["checkpoint_every", "log_every", "max_checkpoints"])
+def test_cadences_that_cannot_be_off_must_be_positive(name):
+    with pytest.raises(ValueError, match=rf"TrainConfig.{name} must be >= 1"):
+        TrainConfig(**{name: 0})
+
+
+@pytest.mark.parametrize("name", ["image_every", "eval_every"])
+def test_image_and_evaluation_cadences_may_be_off_but_not_negative(name):
+    assert getattr(TrainConfig(**{name: 0}), name) == 0
+    with pytest.raises(ValueError, match=rf"TrainConfig.{name} must be >= 0 \(0: never\)"):
+        TrainConfig(**{name: -1})

@@ -1,11 +1,14 @@
 """RunContext.for_training: the vocabulary it writes into a new run directory, and the
-unseen words the DAMSM phase fills in it."""
+unseen words the DAMSM phase fills in it, and a run with its evaluations off."""
 
+
+import shutil
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import tensorflow as tf
 
 from data_fixtures import tiny_embedded_data
 from fashion_t2i.config import get_preset
@@ -119,10 +122,49 @@ def test_the_damsm_phase_saves_the_unseen_words_filled(data, vectors, tmp_path):
     assert messages.index(fill_messages[0]) < first_evaluation
 
 
-def test_a_run_trained_without_filling_gets_its_words_filled_when_resumed(data, vectors, tmp_path):
-    config = vectors_config(data, vectors, "table_and_projected")
+# Not what these tests are about, and each costs a smoke run time: L_similarity
+# in the generator's step (lambda = 0 skips the image encoder there) and the
+# training-time evaluations and images.
+QUIET = {"similarity_weight": 0.0, "eval_every": 0, "image_every": 0}
+
+
+@pytest.fixture(scope="module")
+def unfilled_run(data, vectors, tmp_path_factory):
+    """Both smoke phases trained with `unseen_words="none"` and the evaluations off."""
+    config = vectors_config(data, vectors, "table_and_projected").replace(train=QUIET)
+    workdir = tmp_path_factory.mktemp("unfilled") / "run"
+    messages = []
+    train_lib.train(config, str(workdir), log_fn=messages.append)
+    return {"config": config, "workdir": workdir, "messages": messages}
+
+
+def test_a_run_with_the_evaluations_off_evaluates_nothing_not_even_at_the_end(unfilled_run):
+    messages = unfilled_run["messages"]
+    config = unfilled_run["config"]
+    assert f"[damsm] step {config.train.damsm_steps}/{config.train.damsm_steps}" in " ".join(
+        messages
+    )
+    assert any(m.startswith(f"[gan] step {config.train.gan_steps}/") for m in messages)
+    for evaluation in ("R-precision", "L_similarity of generated", "variety of",
+                       "attribute accuracy", "attribute classifier", "validation R-precision"):
+        assert not any(evaluation in m for m in messages), evaluation
+    logs = unfilled_run["workdir"] / "logs"
+    for phase in ("damsm", "gan"):
+        tags = set()
+        for path in (logs / phase).iterdir():
+            for event in tf.compat.v1.train.summary_iterator(str(path)):
+                tags.update(value.tag for value in event.summary.value)
+        assert "loss/generator_loss" in tags or "loss/similarity_loss" in tags
+        assert not [tag for tag in tags if tag.startswith("eval/") or "attention" in tag
+                    or tag.startswith("gan/")], tags
+    # No classifier was trained for them.
+    assert not (unfilled_run["workdir"] / "eval").exists()
+
+
+def test_a_run_trained_without_filling_gets_its_words_filled_when_resumed(unfilled_run, tmp_path):
+    config = unfilled_run["config"]
     workdir = str(tmp_path / "run")
-    train_lib.train(config, workdir, log_fn=lambda message: None)
+    shutil.copytree(unfilled_run["workdir"], workdir)
     context = RunContext.open(workdir)
     before, filled = filled_rows(context.restore_gan()[0].text_encoder, context)
     assert not filled
@@ -132,7 +174,6 @@ def test_a_run_trained_without_filling_gets_its_words_filled_when_resumed(data, 
         config.replace(model={"unseen_words": "vectors_and_colours"}), workdir,
         log_fn=messages.append,
     )
-
     context = RunContext.open(workdir)
     assert context.config.model.unseen_words == "vectors_and_colours"
     gan, step = context.restore_gan()

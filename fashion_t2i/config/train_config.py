@@ -37,8 +37,11 @@ class TrainConfig:
         ema_decay: decay of the exponential moving average of the generator.
         checkpoint_every: steps between checkpoints.
         log_every: steps between scalar summaries and progress lines.
-        image_every: steps between image summaries.
-        eval_every: steps between validation evaluations (R-precision).
+        image_every: steps between image summaries; 0 writes none, not even
+            at the end of a phase.
+        eval_every: steps between validation evaluations (R-precision,
+            attribute accuracy, variety); 0 runs none, not even at the end of
+            a phase (`python -m fashion_t2i.evaluate` still measures the run).
         max_checkpoints: checkpoints kept.
         on_nan: `"stop"` ends training at a non-finite loss, keeping the last
             good checkpoint; `"skip"` drops the update and counts it.
@@ -73,10 +76,12 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.on_nan must be one of {NAN_POLICIES}, got {self.on_nan!r}."
             )
-        for name in ("checkpoint_every", "log_every", "image_every", "eval_every",
-                     "max_checkpoints"):
+        for name in ("checkpoint_every", "log_every", "max_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1.")
+        for name in ("image_every", "eval_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"TrainConfig.{name} must be >= 0 (0: never).")
         if self.hard_mismatch and not self.mismatch_term:
             raise ValueError("TrainConfig.hard_mismatch needs mismatch_term=True.")
         if self.mode_seeking_weight < 0:
