@@ -266,7 +266,10 @@ def _first_step_losses(config):
 @pytest.mark.slow
 @pytest.mark.parametrize("batch_size", [2, 4])
 def test_hard_mismatch_adds_the_closest_other_caption(batch_size):
-    config = model_fixtures.smoke_config(batch_size=batch_size)
+    # L_similarity does not enter L_D; at lambda = 0 the step skips the image encoder.
+    config = model_fixtures.smoke_config(batch_size=batch_size).replace(
+        train={"similarity_weight": 0.0}
+    )
     plain = _first_step_losses(config)
     hard = _first_step_losses(config.replace(train={"hard_mismatch": True}))
     d_losses = [f"discriminator_loss_{k + 1}" for k in range(NUM_STAGES)]

@@ -303,7 +303,8 @@ def test_train_builds_the_trunk_and_another_run_reads_the_file(tmp_path):
     def train(workdir, *flags):
         result = subprocess.run(
             [sys.executable, "-m", "fashion_t2i.train", "--preset=smoke", "--phase=damsm",
-             f"--workdir={workdir}", f"--data_dir={tmp_path / 'data'}", *flags],
+             f"--workdir={workdir}", f"--data_dir={tmp_path / 'data'}",
+             "--eval_every=0", "--image_every=0", *flags],
             cwd=root, env=dict(os.environ, PYTHONPATH=root), capture_output=True, text=True,
             timeout=900,
         )

@@ -65,7 +65,7 @@ def train_args(workdir, data_dir, **flags):
     values = {
         "preset": "smoke", "workdir": workdir, "data_dir": data_dir, "phase": "damsm",
         "damsm_steps": DAMSM_STEPS, "checkpoint_every": 1, "log_every": 1,
-        "eval_every": 100, "image_every": 100,
+        "eval_every": 0, "image_every": 0,
     }
     values.update(flags)
     return [f"--{name}={value}" for name, value in values.items()]
