@@ -16,17 +16,22 @@ import tensorflow as tf  # noqa: E402  (after the environment above)
 tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
 
 
-# The longest modules on a 2-core machine (seconds of one worker, 2026-12-02),
-# longest first. Only the order of the run depends on this list.
+# The longest modules beside another pytest worker on a 2-core machine (seconds,
+# summed over their tests, 2026-12-02), longest first. Only the order of the
+# run depends on this list; `make test` passes --no-loadscope-reorder so that
+# pytest-xdist keeps it (by default it hands out the modules with the most
+# tests first, which left the multi-worker and catalogue runs for the end).
 LONGEST_MODULES = [
-    "test_image_trunk",  # 500: trunk pretraining, three `train` runs
-    "test_multi_worker",  # 340: two training processes in one cluster
-    "test_train_e2e",  # 320
-    "test_attn_gan",  # 300
-    "test_run_context",  # 280
-    "test_catalogue_e2e",  # 230
-    "test_reliability",  # 210
-    "test_distribute",  # 170
+    "test_image_trunk",  # 330: trunk pretraining twice, three `train` runs
+    "test_train_e2e",  # 280
+    "test_catalogue_e2e",  # 185
+    "test_attn_gan",  # 180
+    "test_reliability",  # 165
+    "test_multi_worker",  # 126: two training processes in one cluster
+    "test_run_context",  # 113
+    "test_distribute",  # 110
+    "test_benchmarks",  # 102
+    "test_benchmark_train_step",  # 102
 ]
 
 

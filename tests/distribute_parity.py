@@ -40,6 +40,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+# As in the pytest processes (tests/conftest.py): six steps traced and run
+# once each, where Grappler's rewrites cost more than they save.
+tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+
 import model_fixtures  # noqa: E402
 from fashion_t2i import distribute  # noqa: E402
 from fashion_t2i import networks  # noqa: E402

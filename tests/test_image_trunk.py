@@ -147,24 +147,33 @@ def test_config_change_rebuilds_the_trunk(built, tmp_path, change, monkeypatch):
         os.path.join(workdir, image_trunk.DIRNAME),
     )
     calls = []
-    real = image_trunk.pretrain_trunk
 
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
+    def untrained(config, *args, **kwargs):
+        # What is under test is the cache: when it calls the training and what it
+        # keeps of it. The training itself is `built`'s (a minute of tracing each).
+        calls.append(config)
+        size = config.model.image_encoder_size
+        trunk = keras.applications.InceptionV3(
+            include_top=False, weights=None, input_shape=(size, size, 3)
+        )
+        return trunk, {name: 0.5 for name in config.trunk.attributes}
 
-    monkeypatch.setattr(image_trunk, "pretrain_trunk", counting)
+    monkeypatch.setattr(image_trunk, "pretrain_trunk", untrained)
     config = built["config"]
     assert ensure(config, workdir) and calls == []  # same config: reused
     sections = {name: dict(fields) for name, fields in change.items()}
     sections.setdefault("trunk", {})
     sections["trunk"] = dict(TINY_TRUNK, **sections["trunk"])
     changed = config.replace(**sections)
-    ensure(changed, workdir)
-    assert calls == [1]
+    path = ensure(changed, workdir)
+    assert calls == [changed]  # trained once, for the changed config
     info = image_trunk.read_info(str(workdir))
     assert info["stamp"] == image_trunk.trunk_stamp(changed, changed.data.train_path)
-    assert sorted(info["accuracy"]) == sorted(changed.trunk.attributes)
+    assert info["accuracy"] == {name: 0.5 for name in changed.trunk.attributes}
+    # The new weights replaced the cached ones, and load at the changed size.
+    size = changed.model.image_encoder_size
+    assert not np.array_equal(trunk_values(path, size)[0], trunk_values(built["path"], size)[0])
+    assert ensure(changed, workdir) == path and len(calls) == 1  # then reused
 
 
 def test_stamp_follows_every_trunk_field_and_the_training_file(built, data):

@@ -25,8 +25,9 @@ pytestmark = pytest.mark.slow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Seconds both workers may take together (TF import, cluster start, 2 + 2 steps):
-# 308-338 beside another pytest worker on a 2-core machine (2026-12-02). A guard
-# against a hung collective, not a speed test.
+# 126-140 beside another pytest worker on a 2-core machine (2026-12-02; 308-338
+# with the evaluations and L_similarity on). A guard against a hung collective,
+# not a speed test.
 TIMEOUT = 900
 STEPS = 2
 
