@@ -25,6 +25,7 @@ from fashion_t2i import train_lib
 from fashion_t2i.config import get_preset
 from fashion_t2i.data import schema
 from fashion_t2i.data.convert_catalogue_lib import CatalogueConverter
+from summary_fixtures import summary_tags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROCESS_TIMEOUT = 300
@@ -166,13 +167,7 @@ def test_both_phases_run_evaluate_with_the_candidates_there_are_and_save_the_las
         # --checkpoint_every=100: the last step's checkpoint is the phase end's.
         latest = tf.train.latest_checkpoint(os.path.join(shop["workdir"], phase))
         assert latest is not None and latest.endswith("ckpt-2"), phase
-    logs = os.path.join(shop["workdir"], "logs", "damsm")
-    tags = {
-        value.tag
-        for name in os.listdir(logs)
-        for event in tf.compat.v1.train.summary_iterator(os.path.join(logs, name))
-        for value in event.summary.value
-    }
+    tags = summary_tags(os.path.join(shop["workdir"], "logs", "damsm"))
     assert "eval/r_precision_at_22" in tags and "eval/r_precision" not in tags
     with open(os.path.join(shop["workdir"], "damsm_summary.json")) as f:
         assert "r_precision_at_22" in json.load(f)

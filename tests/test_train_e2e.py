@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from fashion_t2i.config import Config
+from summary_fixtures import summary_tags
 
 pytestmark = pytest.mark.slow
 
@@ -53,16 +54,12 @@ def assert_same_image(a, b):
 
 
 def _event_tags(log_dir):
-    scalars, images = set(), set()
-    for name in os.listdir(log_dir):
-        for event in tf.compat.v1.train.summary_iterator(os.path.join(log_dir, name)):
-            for value in event.summary.value:
-                plugin = value.metadata.plugin_data.plugin_name
-                if plugin == "images":
-                    images.add(value.tag)
-                elif plugin == "scalars" or value.HasField("simple_value"):
-                    scalars.add(value.tag)
-    return scalars, images
+    """`(scalar tags, image tags)` of a phase's TensorBoard events."""
+    tags = summary_tags(log_dir)
+    return (
+        {tag for tag, plugin in tags.items() if plugin == "scalars"},
+        {tag for tag, plugin in tags.items() if plugin == "images"},
+    )
 
 
 def test_both_phases_write_checkpoints_config_and_vocabulary(trained):
