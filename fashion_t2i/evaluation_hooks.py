@@ -83,6 +83,7 @@ def damsm_attention(damsm, batch, config):
         tf.cast(features["region_features"], tf.float32),
         config.model.gamma1,
         config.model.gamma2,
+        config.model.similarity_attention,
     )
     alpha = tf.linalg.diag_part(tf.transpose(alpha, [2, 3, 0, 1]))  # [T, N, B]
     alpha = tf.transpose(alpha, [2, 0, 1]).numpy()

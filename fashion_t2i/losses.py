@@ -21,14 +21,16 @@ def masked_softmax(logits, mask, axis):
     return weights * tf.cast(mask, weights.dtype)
 
 
-def cross_attention(query, context, query_mask, context_mask, gamma1):
+def cross_attention(query, context, query_mask, context_mask, gamma1, attention="attngan"):
     """Attention of every query position over the context, for every pair.
 
-    AttnGAN's `func_attention` (DAMSM), generalised to both SCAN directions:
-    s = query . context^T; a first softmax over query positions normalises
-    each context position's scores; the result, scaled by gamma1, goes
-    through a softmax over context positions, giving alpha; the attended
-    context is a_q = sum_c alpha_qc context_c.
+    `attention="attngan"` is AttnGAN's `func_attention` (DAMSM), generalised
+    to both SCAN directions: s = query . context^T; a first softmax over
+    query positions normalises each context position's scores; the result,
+    scaled by gamma1, goes through a softmax over context positions, giving
+    alpha. `attention="cosine"` is SCAN's single softmax: alpha is the
+    softmax over context positions of gamma1 * cos(query, context). Either
+    way the attended context is a_q = sum_c alpha_qc context_c.
 
     Args:
         query: [A, Q, D] (words for text-to-image, regions for image-to-text).
@@ -36,15 +38,24 @@ def cross_attention(query, context, query_mask, context_mask, gamma1):
         query_mask: bool [A, Q], False at padding.
         context_mask: bool [C_batch, C].
         gamma1: sharpness of the softmax over context positions.
+        attention: `"attngan"` or `"cosine"`.
 
     Returns:
         `(attended, alpha)`: [A, C_batch, Q, D] and [A, C_batch, Q, C].
     """
-    scores = tf.einsum("aqd,bcd->abqc", query, context)
-    query_valid = query_mask[:, None, :, None]
     context_valid = context_mask[None, :, None, :]
-    over_query = masked_softmax(scores, query_valid, axis=2)
-    alpha = masked_softmax(gamma1 * over_query, context_valid, axis=3)
+    if attention == "attngan":
+        scores = tf.einsum("aqd,bcd->abqc", query, context)
+        query_valid = query_mask[:, None, :, None]
+        logits = gamma1 * masked_softmax(scores, query_valid, axis=2)
+    elif attention == "cosine":
+        # l2_normalize leaves a zero vector (padding) at zero.
+        logits = gamma1 * tf.einsum(
+            "aqd,bcd->abqc", tf.math.l2_normalize(query, -1), tf.math.l2_normalize(context, -1)
+        )
+    else:
+        raise ValueError(f"attention must be 'attngan' or 'cosine', got {attention!r}.")
+    alpha = masked_softmax(logits, context_valid, axis=3)
     attended = tf.einsum("abqc,bcd->abqd", alpha, context)
     return attended, alpha
 
@@ -73,13 +84,16 @@ def aggregate_relevance(relevance, mask, gamma2):
     return tf.where(any_valid, tf.reduce_logsumexp(logits, axis=-1), 0.0)
 
 
-def word_region_scores(word_features, word_mask, region_features, gamma1, gamma2):
+def word_region_scores(
+    word_features, word_mask, region_features, gamma1, gamma2, attention="attngan"
+):
     """Text-to-image scores R(E_i, V_j): words attend to regions (seed Fig. 3 right).
 
     Args:
         word_features: e [B_t, T, D].
         word_mask: bool [B_t, T].
         region_features: v [B_i, N, D].
+        attention: `cross_attention`'s `"attngan"` or `"cosine"`.
 
     Returns:
         `(scores, alpha)`: [B_t, B_i] and the word-over-region attention
@@ -87,21 +101,25 @@ def word_region_scores(word_features, word_mask, region_features, gamma1, gamma2
     """
     region_mask = tf.ones(tf.shape(region_features)[:2], tf.bool)
     attended, alpha = cross_attention(
-        word_features, region_features, word_mask, region_mask, gamma1
+        word_features, region_features, word_mask, region_mask, gamma1, attention
     )
     relevance = cosine_similarity(attended, word_features[:, None])
     return aggregate_relevance(relevance, word_mask[:, None, :], gamma2), alpha
 
 
-def region_word_scores(word_features, word_mask, region_features, gamma1, gamma2):
+def region_word_scores(
+    word_features, word_mask, region_features, gamma1, gamma2, attention="attngan"
+):
     """Image-to-text scores: regions attend to words (seed Fig. 3 left, SCAN i2t).
+
+    Args: as `word_region_scores`.
 
     Returns:
         scores [B_t, B_i], indexed like `word_region_scores`.
     """
     region_mask = tf.ones(tf.shape(region_features)[:2], tf.bool)
     attended, _ = cross_attention(
-        region_features, word_features, region_mask, word_mask, gamma1
+        region_features, word_features, region_mask, word_mask, gamma1, attention
     )
     relevance = cosine_similarity(attended, region_features[:, None])
     return tf.transpose(aggregate_relevance(relevance, region_mask[:, None, :], gamma2))
@@ -165,6 +183,7 @@ def similarity_loss(
     gamma3=10.0,
     mode="t2i",
     content_ids=None,
+    attention="attngan",
 ):
     """L_similarity = L_global + L1_local + L2_local (+ the i2t pair with mode="both").
 
@@ -176,6 +195,8 @@ def similarity_loss(
         mode: "t2i" (words attend to regions), "i2t" (regions attend to
             words) or "both".
         content_ids: optional int [B], see `matching_losses`.
+        attention: how words and regions attend to each other,
+            `cross_attention`'s `"attngan"` (the seed's) or `"cosine"`.
 
     Returns:
         A dict of scalars: `similarity_loss` (the sum) and its terms
@@ -189,12 +210,16 @@ def similarity_loss(
         global_scores(sentence_feature, global_feature), gamma3, content_ids, valid
     )
     if mode in ("t2i", "both"):
-        scores, _ = word_region_scores(word_features, word_mask, region_features, gamma1, gamma2)
+        scores, _ = word_region_scores(
+            word_features, word_mask, region_features, gamma1, gamma2, attention
+        )
         terms["t2i_loss_1"], terms["t2i_loss_2"] = matching_losses(
             scores, gamma3, content_ids, valid
         )
     if mode in ("i2t", "both"):
-        scores = region_word_scores(word_features, word_mask, region_features, gamma1, gamma2)
+        scores = region_word_scores(
+            word_features, word_mask, region_features, gamma1, gamma2, attention
+        )
         terms["i2t_loss_1"], terms["i2t_loss_2"] = matching_losses(
             scores, gamma3, content_ids, valid
         )

@@ -123,6 +123,7 @@ def damsm(config, vocabulary_size, tokens=None, trunk_weights=None):
         gamma2=model.gamma2,
         gamma3=model.gamma3,
         similarity=model.similarity,
+        attention=model.similarity_attention,
         name="damsm",
     )
     size = model.stage_sizes[-1]
@@ -160,6 +161,7 @@ def gan(config, trained_damsm):
         gamma2=model.gamma2,
         gamma3=model.gamma3,
         similarity=model.similarity,
+        attention=model.similarity_attention,
         seed=config.data.seed,
         name="attn_gan",
     )

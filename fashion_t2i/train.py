@@ -17,6 +17,7 @@ from fashion_t2i.config.model_config import (
     AUXILIARY_ATTRIBUTES,
     EMBEDDING_MODES,
     REGION_LAYERS,
+    SIMILARITY_ATTENTION,
     SIMILARITY_MODES,
     UNSEEN_WORDS_MODES,
 )
@@ -87,6 +88,12 @@ flags.DEFINE_list(
 )
 flags.DEFINE_enum("region_layer", None, REGION_LAYERS, "InceptionV3 region tap (mixed7 = Mixed_6e).")
 flags.DEFINE_enum("similarity", None, SIMILARITY_MODES, "Attention directions of L_similarity.")
+flags.DEFINE_enum(
+    "similarity_attention", None, SIMILARITY_ATTENTION,
+    "How words and regions attend to each other in L_similarity: attngan (softmax over words, "
+    "then over regions) or cosine (one softmax over regions of gamma1 x cosine).",
+)
+flags.DEFINE_float("gamma1", None, "Sharpness of the word-region attention (AttnGAN: 4).")
 flags.DEFINE_string(
     "word_vectors", None,
     "Pretrained word vectors: 'glove-6b-50d' (PyPI package), a directory of one .npy and one "
@@ -161,6 +168,8 @@ _OVERRIDES = {
     "trunk_attributes": ("trunk", "attributes"),
     "region_layer": ("model", "region_layer"),
     "similarity": ("model", "similarity"),
+    "similarity_attention": ("model", "similarity_attention"),
+    "gamma1": ("model", "gamma1"),
     "word_vectors": ("model", "word_vectors_path"),
     "embedding_mode": ("model", "embedding_mode"),
     "word_vectors_dim": ("model", "word_vectors_dim"),

@@ -154,6 +154,7 @@ def test_unknown_field_names_the_section_and_field():
     [
         ("model", "similarity", "cosine", "t2i"),
         ("model", "region_layer", "mixed5", "mixed7"),
+        ("model", "similarity_attention", "scan", "cosine"),
         ("data", "on_bad_caption", "ignore", "skip"),
         ("data", "encoding", "utf8", "latin-1"),
         ("train", "phase", "finetune", "damsm"),

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import model_fixtures
 from fashion_t2i import checkpointing
+from fashion_t2i import losses
 from fashion_t2i import networks
 from fashion_t2i.models.damsm import DAMSM
 
@@ -145,6 +146,33 @@ def test_config_round_trip(damsm):
     assert copy.image_encoder.get_config() == damsm.image_encoder.get_config()
     for key in ("gamma1", "gamma2", "gamma3", "similarity"):
         assert getattr(copy, key) == getattr(damsm, key) == getattr(CONFIG.model, key)
+    assert copy.attention == damsm.attention == CONFIG.model.similarity_attention
+
+
+def test_losses_use_the_configured_attention(damsm):
+    # The DAMSM hands its attention to the loss: with "cosine" its losses are
+    # the loss function's with "cosine", and differ from AttnGAN's.
+    cosine = DAMSM(damsm.text_encoder, damsm.image_encoder, attention="cosine")
+    assert DAMSM.from_config(cosine.get_config()).attention == "cosine"
+    batch = model_fixtures.fake_batch(CONFIG, seed=5)
+    features = damsm(batch, training=False)
+    expected = {
+        attention: losses.similarity_loss(
+            features["word_features"], features["sentence_feature"],
+            tf.not_equal(batch["token_ids"], 0),
+            features["region_features"], features["global_feature"],
+            gamma1=damsm.gamma1, gamma2=damsm.gamma2, gamma3=damsm.gamma3,
+            content_ids=batch["content_id"], attention=attention,
+        )["t2i_loss_1"].numpy()
+        for attention in ("attngan", "cosine")
+    }
+    got = {
+        "attngan": damsm.compute_losses(batch, training=False)["t2i_loss_1"].numpy(),
+        "cosine": cosine.compute_losses(batch, training=False)["t2i_loss_1"].numpy(),
+    }
+    np.testing.assert_allclose(got["attngan"], expected["attngan"], rtol=1e-5)
+    np.testing.assert_allclose(got["cosine"], expected["cosine"], rtol=1e-5)
+    assert abs(expected["cosine"] - expected["attngan"]) > 1e-4
 
 
 def test_loss_names_follow_the_similarity_mode(damsm):

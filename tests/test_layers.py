@@ -374,6 +374,16 @@ def test_image_encoder_mixed6_tap():
     assert encoder.trunk.outputs[0] is encoder.trunk.get_layer("mixed6").output
 
 
+def test_image_encoder_mixed2_tap():
+    # Keras mixed2 (TF-slim Mixed_5d): 7 x 7 regions of 288 channels at 75 px.
+    encoder = ImageEncoder(joint_dim=4, region_layer="mixed2", input_size=75)
+    regions, _ = encoder(tf.zeros([1, 40, 40, 3]))
+    assert encoder.num_regions == 49
+    assert regions.shape == (1, 49, 4)
+    assert encoder.trunk.outputs[0] is encoder.trunk.get_layer("mixed2").output
+    assert encoder.region_projection.kernel.shape == (1, 1, 288, 4)
+
+
 def test_image_encoder_invalid_region_layer_raises():
     with pytest.raises(ValueError, match="region_layer"):
         ImageEncoder(joint_dim=4, region_layer="mixed5", input_size=75)

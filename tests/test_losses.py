@@ -178,6 +178,54 @@ def test_cross_attention_first_softmax_is_over_query_positions():
     np.testing.assert_allclose(alpha[0, 0], expected, rtol=1e-6)
 
 
+def test_cosine_attention_by_hand():
+    # SCAN's single softmax over regions of gamma1 * cos(word, region),
+    # written out: word (3, 4) has cosines 0.6 and 0.8 with regions (1, 0)
+    # and (0, 2); gamma1 = 2. The first region of image 2 is masked.
+    query = np.array([[[3.0, 4.0], [0.0, 0.0]]], np.float32)  # word 2 is padding
+    context = np.array([[[1.0, 0.0], [0.0, 2.0]], [[5.0, 0.0], [0.0, -1.0]]], np.float32)
+    context_mask = np.array([[True, True], [False, True]])
+    attended, alpha = losses.cross_attention(
+        query, context, np.array([[True, False]]), context_mask, 2.0, attention="cosine"
+    )
+    weights = np.exp([1.2, 1.6]) / np.exp([1.2, 1.6]).sum()
+    np.testing.assert_allclose(alpha[0, 0, 0], weights, rtol=1e-6)
+    np.testing.assert_allclose(attended[0, 0, 0], [weights[0], 2.0 * weights[1]], rtol=1e-6)
+    # Only one region of image 2 is left: all the weight goes there.
+    np.testing.assert_allclose(alpha[0, 1, 0], [0.0, 1.0], atol=1e-7)
+    # The words of a caption do not compete (no softmax over them): scaling
+    # another word changes nothing, unlike AttnGAN's first softmax.
+    scaled = query.copy()
+    scaled[0, 1] = [10.0, 0.0]
+    _, alpha_scaled = losses.cross_attention(
+        scaled, context, np.array([[True, True]]), context_mask, 2.0, attention="cosine"
+    )
+    np.testing.assert_allclose(alpha_scaled[0, :, 0], alpha[0, :, 0], rtol=1e-6)
+
+
+def test_cosine_attention_ignores_feature_norms():
+    # Cosine attention depends on directions only: rescaling words or regions
+    # leaves the weights as they were (AttnGAN's dot products do not).
+    words, regions = tf.constant(WORDS), tf.constant(REGIONS)
+    mask = np.ones(REGIONS.shape[:2], bool)
+    _, alpha = losses.cross_attention(words, regions, WORD_MASK, mask, 4.0, attention="cosine")
+    _, rescaled = losses.cross_attention(
+        3.0 * words, 0.5 * regions, WORD_MASK, mask, 4.0, attention="cosine"
+    )
+    np.testing.assert_allclose(rescaled, alpha, rtol=1e-5, atol=1e-7)
+    _, attngan = losses.cross_attention(words, regions, WORD_MASK, mask, 4.0)
+    _, attngan_rescaled = losses.cross_attention(3.0 * words, 0.5 * regions, WORD_MASK, mask, 4.0)
+    assert not np.allclose(attngan_rescaled, attngan, atol=1e-3)
+
+
+def test_cross_attention_unknown_mode_raises():
+    with pytest.raises(ValueError, match="attention"):
+        losses.cross_attention(
+            tf.constant(WORDS), tf.constant(REGIONS), WORD_MASK,
+            np.ones(REGIONS.shape[:2], bool), 4.0, attention="scan",
+        )
+
+
 # --- aggregate_relevance --------------------------------------------------------
 
 

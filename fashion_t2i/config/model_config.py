@@ -2,8 +2,10 @@
 
 import dataclasses
 
-REGION_LAYERS = ("mixed6", "mixed7")
+REGION_LAYERS = ("mixed2", "mixed6", "mixed7")
 SIMILARITY_MODES = ("t2i", "i2t", "both")
+# How words and regions attend to each other in L_similarity (`losses.cross_attention`).
+SIMILARITY_ATTENTION = ("attngan", "cosine")
 EMBEDDING_MODES = ("trainable", "projected", "projected_offsets", "table_and_projected")
 UNSEEN_WORDS_MODES = ("none", "vectors", "vectors_and_colours")
 # Attributes the discriminators' auxiliary heads can predict (embedded data).
@@ -54,7 +56,9 @@ class ModelConfig:
             `"glove-6b-50d"`); checked against the vectors when a run starts.
         region_layer: InceptionV3 tap for region features. Keras `mixed7` is
             TF-slim's `Mixed_6e` (the seed's layer, 17x17x768 at 299 px);
-            Keras `mixed6` is `Mixed_6d`.
+            Keras `mixed6` is `Mixed_6d`; Keras `mixed2` is `Mixed_5d`
+            (35x35x288 at 299 px, 7x7 at 75 px), an earlier layer whose
+            cells see a smaller part of the image.
         image_encoder_size: input size of InceptionV3 (>= 75). 299 is the
             original; smaller sizes give fewer regions and cost less.
         image_encoder_weights: `"imagenet"`, a path to a weights file,
@@ -68,6 +72,10 @@ class ModelConfig:
             normalisation when it is trained (Keras' InceptionV3 default
             0.99 lags far behind weights trained from scratch).
         gamma1: sharpness of the attention over regions (AttnGAN: 4).
+        similarity_attention: `"attngan"` (the seed's: a softmax over the
+            words of each region, then gamma1 times it through a softmax over
+            the regions) or `"cosine"` (SCAN's: a softmax over the regions of
+            gamma1 times the cosine of word and region).
         gamma2: weight of the most relevant word in R(E, V) (AttnGAN: 5).
         gamma3: scale of the batch softmax over pair scores (AttnGAN: 10).
         similarity: which attention directions enter L_similarity:
@@ -105,6 +113,7 @@ class ModelConfig:
     gamma2: float = 5.0
     gamma3: float = 10.0
     similarity: str = "t2i"
+    similarity_attention: str = "attngan"
     z_dim: int = 100
     condition_dim: int = 100
     gf_dim: int = 32
@@ -124,6 +133,11 @@ class ModelConfig:
             raise ValueError(
                 f"ModelConfig.similarity must be one of {SIMILARITY_MODES}, "
                 f"got {self.similarity!r}."
+            )
+        if self.similarity_attention not in SIMILARITY_ATTENTION:
+            raise ValueError(
+                f"ModelConfig.similarity_attention must be one of {SIMILARITY_ATTENTION}, "
+                f"got {self.similarity_attention!r}."
             )
         if self.embedding_mode not in EMBEDDING_MODES:
             raise ValueError(

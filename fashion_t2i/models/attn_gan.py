@@ -40,7 +40,7 @@ class AttnGAN(keras.Model):
         mismatch_term: add D(real image, wrong caption) as a negative.
         hard_mismatch: also D(real image, closest other caption of the batch).
         ema_decay: decay of the generator EMA.
-        gamma1, gamma2, gamma3, similarity: as in `DAMSM`.
+        gamma1, gamma2, gamma3, similarity, attention: as in `DAMSM`.
         seed: seed of the noise generator.
     """
 
@@ -61,6 +61,7 @@ class AttnGAN(keras.Model):
         gamma2=5.0,
         gamma3=10.0,
         similarity="t2i",
+        attention="attngan",
         seed=0,
         **kwargs,
     ):
@@ -87,6 +88,7 @@ class AttnGAN(keras.Model):
         self.gamma2 = gamma2
         self.gamma3 = gamma3
         self.similarity = similarity
+        self.attention = attention
         self.seed = seed
         self.generator_ema = Generator.from_config(generator.get_config())
         self.generator_ema.trainable = False
@@ -383,6 +385,7 @@ class AttnGAN(keras.Model):
             gather(tf.cast(global_feature, tf.float32)),
             gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
             mode=self.similarity, content_ids=None if content_ids is None else gather(content_ids),
+            attention=self.attention,
         )["similarity_loss"]
 
     def get_config(self):
@@ -404,6 +407,7 @@ class AttnGAN(keras.Model):
                 "gamma2": self.gamma2,
                 "gamma3": self.gamma3,
                 "similarity": self.similarity,
+                "attention": self.attention,
                 "seed": self.seed,
             }
         )

@@ -21,6 +21,8 @@ class DAMSM(keras.Model):
         image_encoder: an `ImageEncoder`.
         gamma1, gamma2, gamma3: similarity hyper-parameters (AttnGAN 4, 5, 10).
         similarity: "t2i", "i2t" or "both".
+        attention: how words and regions attend to each other,
+            `losses.cross_attention`'s "attngan" (the seed's) or "cosine".
 
     Call args:
         inputs: dict with `images` (the stage images smallest first, of
@@ -39,6 +41,7 @@ class DAMSM(keras.Model):
         gamma2=5.0,
         gamma3=10.0,
         similarity="t2i",
+        attention="attngan",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -48,6 +51,7 @@ class DAMSM(keras.Model):
         self.gamma2 = gamma2
         self.gamma3 = gamma3
         self.similarity = similarity
+        self.attention = attention
         self.loss_names = ["similarity_loss", "global_loss_1", "global_loss_2"]
         if similarity in ("t2i", "both"):
             self.loss_names += ["t2i_loss_1", "t2i_loss_2"]
@@ -96,6 +100,7 @@ class DAMSM(keras.Model):
             gamma3=self.gamma3,
             mode=self.similarity,
             content_ids=gather(content_ids),
+            attention=self.attention,
         )
 
     def train_step(self, data):
@@ -135,6 +140,7 @@ class DAMSM(keras.Model):
                 "gamma2": self.gamma2,
                 "gamma3": self.gamma3,
                 "similarity": self.similarity,
+                "attention": self.attention,
             }
         )
         return config

@@ -13,15 +13,16 @@ class ImageEncoder(keras.layers.Layer):
     Images in [-1, 1] (Keras' "tf" preprocessing of InceptionV3) are resized
     bilinearly to `input_size`. Region features come from `region_layer`:
     Keras `mixed7` is TF-slim's `Mixed_6e`, the seed's 17x17x768 layer at
-    299 px (Keras `mixed6` is `Mixed_6d`). The global feature is the 2048-d
+    299 px (Keras `mixed6` is `Mixed_6d`); Keras `mixed2` is `Mixed_5d`,
+    35x35x288 at 299 px and 7x7 at 75 px. The global feature is the 2048-d
     average pool of `mixed10`. A 1x1 convolution without bias (W) and a dense
     layer (W_bar) project them to `joint_dim`.
 
     Args:
         joint_dim: D.
-        region_layer: `"mixed7"` (default) or `"mixed6"`.
-        input_size: InceptionV3 input size, >= 75. Regions: 17x17 at 299,
-            3x3 at 75.
+        region_layer: `"mixed7"` (default), `"mixed6"` or `"mixed2"`.
+        input_size: InceptionV3 input size, >= 75. Regions of `mixed7`:
+            17x17 at 299, 3x3 at 75; of `mixed2`: 35x35 at 299, 7x7 at 75.
         weights: `"imagenet"`, a path to a weights file of the InceptionV3
             trunk without top (`.h5` / `.weights.h5`), or None for random
             initialisation.
