@@ -94,3 +94,35 @@ def test_maps_of_a_bfloat16_damsm_are_computed_in_float32():
     sums = attention.reshape(3, 4, 9).sum(-1)
     real = np.array([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]], bool)
     np.testing.assert_allclose(sums[real], 1.0, atol=1e-5)
+
+
+def test_maps_follow_the_configured_attention():
+    """With `similarity_attention="cosine"` a word's map is softmax(gamma1 * cosine) over regions."""
+    import tensorflow as tf
+
+    from fashion_t2i.config import get_preset
+    from fashion_t2i.evaluation_hooks import damsm_attention
+
+    rng = np.random.default_rng(1)
+    words = rng.normal(size=(2, 3, 8)).astype(np.float32)
+    regions = rng.normal(size=(2, 4, 8)).astype(np.float32)
+    features = {"word_features": tf.constant(words), "region_features": tf.constant(regions)}
+    batch = {"token_ids": tf.constant([[5, 6, 7], [5, 6, 0]])}
+    config = get_preset("demo").replace(model={"similarity_attention": "cosine", "gamma1": 9.0})
+
+    attention = damsm_attention(lambda batch, training: features, batch, config)
+
+    for b, length in enumerate((3, 2)):
+        for t in range(length):
+            cosines = [
+                words[b, t] @ regions[b, n]
+                / (np.linalg.norm(words[b, t]) * np.linalg.norm(regions[b, n]))
+                for n in range(4)
+            ]
+            expected = np.exp(9.0 * np.array(cosines))
+            np.testing.assert_allclose(
+                attention[b, t].ravel(), expected / expected.sum(), rtol=1e-5
+            )
+    # The seed's attention gives other maps for the same features.
+    seed = damsm_attention(lambda batch, training: features, batch, get_preset("demo"))
+    assert not np.allclose(seed[0, 0], attention[0, 0], atol=1e-3)
