@@ -77,10 +77,18 @@ def _demo():
             # (TrunkConfig below). Over a trunk trained from scratch in the
             # DAMSM phase, in-vocabulary R-precision rose 0.773 -> 0.894 and
             # class 0.572 -> 0.710 (docs/RESULTS.md, "The similarity loss").
-            # 75 px gives 3 x 3 regions; 139 px (7 x 7) costs 3.6x per trunk
-            # step and its maps point at the product no more than these.
+            # At 75 px `mixed7` gives 3 x 3 regions, each seeing the whole
+            # image; 139 px (7 x 7) costs 3.6x per trunk step. `mixed2` gives
+            # 7 x 7 at 75 px, and with SCAN's cosine attention over them the
+            # DAMSM's word maps sit on the product (peak on the product
+            # 0.436 -> 0.802, chance 0.538) at the same R-precision, where
+            # AttnGAN's attention left them below chance at any tap or size
+            # (docs/RESULTS.md, "The similarity loss").
             image_encoder_weights="pretrain",
             image_encoder_size=75,
+            region_layer="mixed2",
+            similarity_attention="cosine",
+            gamma1=9.0,
             z_dim=64,
             condition_dim=64,
             gf_dim=32,
