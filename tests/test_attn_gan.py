@@ -6,6 +6,7 @@ and put every variable back afterwards.
 """
 
 import re
+import types
 
 import keras
 import numpy as np
@@ -254,6 +255,28 @@ def test_similarity_loss_is_the_generator_loss_term(gan):
     # Other captions give another value: the captions are read.
     shuffled = gan.similarity_loss(images, tf.roll(token_ids, 1, axis=0), batch["content_id"])
     assert abs(float(shuffled) - float(actual)) > 1e-6
+
+
+def test_similarity_loss_uses_the_configured_attention(gan):
+    """`ModelConfig.similarity_attention` reaches the generator's L_similarity."""
+    config = CONFIG.replace(model={"similarity_attention": "cosine"})
+    encoders = types.SimpleNamespace(text_encoder=gan.text_encoder, image_encoder=gan.image_encoder)
+    cosine = networks.gan(config, encoders)
+    assert cosine.attention == "cosine" and gan.attention == "attngan"
+    assert AttnGAN.from_config(cosine.get_config()).attention == "cosine"
+    batch = model_fixtures.fake_batch(CONFIG, seed=4)
+    images, token_ids = batch["images"][-1], batch["token_ids"]
+    word_features, sentence = gan.encode_text(token_ids)
+    region_features, global_feature = gan.image_encoder(images, training=False)
+    expected = losses.similarity_loss(
+        word_features, sentence, tf.not_equal(token_ids, 0), region_features, global_feature,
+        gamma1=gan.gamma1, gamma2=gan.gamma2, gamma3=gan.gamma3, mode=gan.similarity,
+        content_ids=batch["content_id"], attention="cosine",
+    )["similarity_loss"]
+    actual = cosine.similarity_loss(images, token_ids, batch["content_id"])
+    np.testing.assert_allclose(actual, expected, rtol=1e-6)
+    seed_form = gan.similarity_loss(images, token_ids, batch["content_id"])
+    assert abs(float(seed_form) - float(actual)) > 1e-4
 
 
 def _first_step_losses(config):

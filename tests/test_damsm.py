@@ -154,6 +154,9 @@ def test_losses_use_the_configured_attention(damsm):
     # the loss function's with "cosine", and differ from AttnGAN's.
     cosine = DAMSM(damsm.text_encoder, damsm.image_encoder, attention="cosine")
     assert DAMSM.from_config(cosine.get_config()).attention == "cosine"
+    # A run's config sets it (networks.damsm).
+    config = CONFIG.replace(model={"similarity_attention": "cosine"})
+    assert networks.damsm(config, VOCAB).attention == "cosine"
     batch = model_fixtures.fake_batch(CONFIG, seed=5)
     features = damsm(batch, training=False)
     expected = {
