@@ -239,17 +239,23 @@ def test_zero_similarity_weight_leaves_the_similarity_out_of_the_step():
     assert np.isfinite(float(value)) and float(value) > 0
 
 
+def _loss_function_value(gan, batch, attention):
+    """`losses.similarity_loss` of the batch's last-stage images, through the GAN's encoders."""
+    images, token_ids = batch["images"][-1], batch["token_ids"]
+    word_features, sentence = gan.encode_text(token_ids)
+    region_features, global_feature = gan.image_encoder(images, training=False)
+    return losses.similarity_loss(
+        word_features, sentence, tf.not_equal(token_ids, 0), region_features, global_feature,
+        gamma1=gan.gamma1, gamma2=gan.gamma2, gamma3=gan.gamma3, mode=gan.similarity,
+        content_ids=batch["content_id"], attention=attention,
+    )["similarity_loss"]
+
+
 def test_similarity_loss_is_the_generator_loss_term(gan):
     """`similarity_loss` on a batch equals the term the train step weighs by lambda."""
     batch = model_fixtures.fake_batch(CONFIG, seed=4)
     images, token_ids = batch["images"][-1], batch["token_ids"]
-    word_features, sentence = gan.encode_text(token_ids)
-    region_features, global_feature = gan.image_encoder(images, training=False)
-    expected = losses.similarity_loss(
-        word_features, sentence, tf.not_equal(token_ids, 0), region_features, global_feature,
-        gamma1=gan.gamma1, gamma2=gan.gamma2, gamma3=gan.gamma3, mode=gan.similarity,
-        content_ids=batch["content_id"],
-    )["similarity_loss"]
+    expected = _loss_function_value(gan, batch, "attngan")
     actual = gan.similarity_loss(images, token_ids, batch["content_id"])
     np.testing.assert_allclose(actual, expected, rtol=1e-6)
     # Other captions give another value: the captions are read.
@@ -266,13 +272,7 @@ def test_similarity_loss_uses_the_configured_attention(gan):
     assert AttnGAN.from_config(cosine.get_config()).attention == "cosine"
     batch = model_fixtures.fake_batch(CONFIG, seed=4)
     images, token_ids = batch["images"][-1], batch["token_ids"]
-    word_features, sentence = gan.encode_text(token_ids)
-    region_features, global_feature = gan.image_encoder(images, training=False)
-    expected = losses.similarity_loss(
-        word_features, sentence, tf.not_equal(token_ids, 0), region_features, global_feature,
-        gamma1=gan.gamma1, gamma2=gan.gamma2, gamma3=gan.gamma3, mode=gan.similarity,
-        content_ids=batch["content_id"], attention="cosine",
-    )["similarity_loss"]
+    expected = _loss_function_value(gan, batch, "cosine")
     actual = cosine.similarity_loss(images, token_ids, batch["content_id"])
     np.testing.assert_allclose(actual, expected, rtol=1e-6)
     seed_form = gan.similarity_loss(images, token_ids, batch["content_id"])
