@@ -24,6 +24,11 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     flags.DEFINE_string("workdir", "runs/demo", "A run on the embedded data.")
+    flags.DEFINE_bool(
+        "one_colour_sources", True,
+        "Colour names read only as training words that name one colour (as the DAMSM "
+        "phase fills them); --noone_colour_sources: as any training colour name.",
+    )
 
 # (neighbours, temperature) of the vectors and (neighbours, scale) of the colours.
 SETTINGS = (
@@ -56,11 +61,15 @@ def single_word_values(groups):
     return {word: next(iter(v)) for word, v in values.items() if len(v) == 1}
 
 
-def right_share(tokens, vectors, seen, values, num_values, colours, setting, words=None):
+def right_share(
+    tokens, vectors, seen, values, num_values, colours, setting, words=None, colour_sources=None
+):
     """Mean share of the right value in the leave-one-out fillings of `values`' words.
 
     Args:
         words: the words to leave out (default: those of `values` in `seen`).
+        colour_sources: the seen words colour names may read as (None: all),
+            as `fill_embeddings` takes them; the word left out is never one.
     """
     from fashion_t2i.text import unseen_words
 
@@ -78,17 +87,25 @@ def right_share(tokens, vectors, seen, values, num_values, colours, setting, wor
             one_hot[kept], vectors[kept], [tokens[i] for i in kept], seen - {word}, colours,
             neighbours=neighbours, temperature=temperature,
             colour_neighbours=colour_neighbours, colour_scale=colour_scale,
+            colour_sources=colour_sources,
         )
         assert ids[0] == 0
         shares.append(rows[0, values[word]])
     return float(np.mean(shares)), len(shares)
 
 
-def run(workdir):
-    """`[(setting, {"class": share, "colour": share})]` for every setting of `SETTINGS`."""
+def run(workdir, one_colour_sources=True):
+    """`[(setting, {"class": share, "colour": share})]` for every setting of `SETTINGS`.
+
+    Args:
+        one_colour_sources: colour names read only as training words that
+            name one colour (`unseen_words.one_colour_words`), as the DAMSM
+            phase fills them; False: as any training colour name.
+    """
     from fashion_t2i.data import attributes
     from fashion_t2i.run_context import RunContext
     from fashion_t2i.text import colour_names
+    from fashion_t2i.text import unseen_words
     from fashion_t2i.text import vocabulary as vocabulary_lib
     from fashion_t2i.text import word_vectors
 
@@ -99,6 +116,11 @@ def run(workdir):
         context.config.model.word_vectors_path, tokens, context.config.model.word_vectors_dim
     )
     colours = colour_names.read_colour_names()
+    colour_sources = None
+    if one_colour_sources:
+        colour_sources = unseen_words.one_colour_words(
+            context.train_reader.captions(), context.train_reader.attribute_ids("colour_id")
+        )
     results = []
     for setting in SETTINGS:
         shares = {
@@ -109,6 +131,7 @@ def run(workdir):
             "colour": right_share(
                 tokens, vectors, seen, single_word_values(attributes.COLOUR_WORDS),
                 len(attributes.COLOUR_WORDS), colours, setting,
+                colour_sources=colour_sources,
             ),
         }
         results.append((setting, shares))
@@ -118,7 +141,7 @@ def run(workdir):
 def main(argv):
     del argv
     try:
-        results = run(FLAGS.workdir)
+        results = run(FLAGS.workdir, FLAGS.one_colour_sources)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

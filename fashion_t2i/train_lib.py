@@ -86,7 +86,9 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
 
     The words of the vocabulary that no training caption uses get the
     embeddings of the training words nearest to them
-    (`text.unseen_words.fill_unseen_words`). Their table rows get no
+    (`text.unseen_words.fill_unseen_words`; with attribute ids in the data,
+    a colour name reads only as training words that name one colour,
+    `one_colour_words`). Their table rows get no
     gradient, so filling them between steps does not change training; the
     DAMSM phase fills them before each evaluation and once more at its end.
     The GAN phase starts from the filled DAMSM and fills its own (frozen)
@@ -103,6 +105,11 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
     # Every word of the training captions, cut or not from the vocabulary's
     # first part (a word below min_count may still be one of the vectors').
     seen = vocabulary_lib.build_vocabulary(context.train_reader.captions())
+    colour_sources = None
+    if mode == "vectors_and_colours" and context.train_reader.has_attributes:
+        colour_sources = unseen_words.one_colour_words(
+            context.train_reader.captions(), context.train_reader.attribute_ids("colour_id")
+        )
     written = False
 
     def hook(step=None, writer=None):
@@ -110,7 +117,7 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
         nonlocal written
         read_as, changed = unseen_words.fill_unseen_words(
             text_encoder, context.tokenizer.tokens, seen,
-            use_colours=mode == "vectors_and_colours",
+            use_colours=mode == "vectors_and_colours", colour_sources=colour_sources,
         )
         if not written:
             written = True

@@ -194,3 +194,17 @@ def test_unseen_words_choice_scores_the_share_of_the_right_value():
         tokens, vectors, seen, values, 2, None, (1, 0.05, 1, 10.0)
     )
     assert (share, count) == (pytest.approx(2 / 3), 3)
+    # Colour names read as the nearest colour source: every word is right
+    # among all four; with navy no source, blue left out reads as scarlet.
+    tokens = ["[PAD]", "[UNK]", "red", "scarlet", "blue", "navy"]
+    values = {"red": 0, "scarlet": 0, "blue": 1, "navy": 1}
+    colours = {w: np.full(3, lab) for w, lab in zip(values, (0.0, 1.0, 10.0, 11.0))}
+    vectors = np.eye(6)[:, :4]
+    setting = (1, 0.05, 1, 10.0)
+    assert unseen_words_choice.right_share(
+        tokens, vectors, set(values), values, 2, colours, setting
+    ) == (pytest.approx(1.0), 4)
+    assert unseen_words_choice.right_share(
+        tokens, vectors, set(values), values, 2, colours, setting,
+        colour_sources={"red", "scarlet", "blue"},
+    ) == (pytest.approx(3 / 4), 4)

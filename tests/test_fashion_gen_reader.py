@@ -106,10 +106,22 @@ def test_read_rows_shapes_dtypes_values(small_file):
     np.testing.assert_array_equal(block["held_out_words"], [0, 1, 0, 1])
 
 
+def test_attribute_ids_follow_the_usable_captions(tmp_path):
+    rows = ["a red dress", "", "a blue top", "a green bag"]
+    reader = FashionGenReader(write_file(tmp_path / "f.h5", rows), on_bad_caption="skip")
+    assert list(reader.captions()) == ["a red dress", "a blue top", "a green bag"]
+    np.testing.assert_array_equal(reader.attribute_ids("colour_id"), [0, 2, 3])
+    np.testing.assert_array_equal(reader.attribute_ids("class_id"), [0, 2, 3])
+    with pytest.raises(KeyError, match="no attribute column 'size_id'"):
+        reader.attribute_ids("size_id")
+
+
 def test_file_without_attributes_has_no_attribute_keys(tmp_path):
     path = write_file(tmp_path / "plain.h5", captions(3), attributes=False)
     reader = FashionGenReader(path)
     assert not reader.has_attributes and not reader.has_held_out
+    with pytest.raises(KeyError, match="no attribute column 'colour_id'"):
+        reader.attribute_ids("colour_id")
     assert set(reader.read_rows([0, 1])) == {"image", "caption", "product_id"}
     assert set(reader.dataset().element_spec) == {"image", "caption", "product_id"}
 

@@ -86,9 +86,12 @@ def filled_rows(encoder, context):
     tokens = context.tokenizer.tokens
     embeddings = np.asarray(encoder.embed(np.arange(len(tokens))[None]))[0]
     seen = vocabulary_lib.build_vocabulary(context.train_reader.captions())
+    sources = unseen_words.one_colour_words(
+        context.train_reader.captions(), context.train_reader.attribute_ids("colour_id")
+    )
     ids, rows, _ = unseen_words.fill_embeddings(
         embeddings, np.asarray(encoder.embedding.embeddings), tokens, seen,
-        colour_names.read_colour_names(),
+        colour_names.read_colour_names(), colour_sources=sources,
     )
     return embeddings, np.allclose(embeddings[ids], rows, atol=1e-5)
 

@@ -78,6 +78,13 @@ def test_build_normalises_like_the_tokenizer():
     assert tokens == ["[PAD]", "[UNK]", "dress", "red", "café"]
 
 
+def test_caption_words_split_each_caption_as_the_vocabulary_does():
+    captions = ["ＲＥＤ T-shirt", b"Cafe\xcc\x81 dress", "", "a  b"]
+    assert list(vocabulary.caption_words(captions, batch_size=3)) == [
+        ["red", "t", "shirt"], ["café", "dress"], [], ["a", "b"]
+    ]
+
+
 def test_reserved_ids():
     assert vocabulary.RESERVED == ("[PAD]", "[UNK]")
     assert (PAD, OOV) == (0, 1)

@@ -101,6 +101,52 @@ def test_colour_names_are_filled_from_the_nearest_colour_names():
     np.testing.assert_array_equal(sources, [2, 2])  # crimson mostly red; zzqxv tie -> red
 
 
+def test_one_colour_words_name_one_colour_in_most_of_their_captions():
+    captions = [
+        "A navy blue dress", "a sky blue top", "a red dress", "a red top with white dots",
+        "a navy blue dress with white dots", "Scarlet shoes",
+    ]
+    colours = [1, 2, 0, 0, 1, 0]
+    # "a" is in captions of three colours, "blue" of two (navy and sky), so are
+    # "dress", "top", "with", "white" and "dots".
+    assert unseen_words.one_colour_words(captions, colours) == {
+        "navy", "sky", "red", "scarlet", "shoes"
+    }
+    # From half of the captions on, a word of two colours in equal parts qualifies.
+    assert unseen_words.one_colour_words(captions, colours, 0.5) == {
+        "navy", "sky", "red", "scarlet", "shoes", "blue", "dress", "top", "with", "white", "dots"
+    }
+    with pytest.raises(ValueError, match=r"min_share must be in \(0, 1\], got 0"):
+        unseen_words.one_colour_words(captions, colours, 0)
+    with pytest.raises(ValueError, match="5 colour ids for 6 captions"):
+        unseen_words.one_colour_words(captions, colours[:5])
+
+
+def test_colour_names_read_only_as_the_colour_sources():
+    tokens = TOKENS + ["violet"]
+    vectors = np.vstack([VECTORS, [0.0, 1.0]])
+    embeddings = np.vstack([EMBEDDINGS, [8, 8, 8]])
+    colours = {
+        "red": colour_names.srgb_to_lab([200, 30, 35]),
+        "blue": colour_names.srgb_to_lab([25, 35, 200]),
+        "violet": colour_names.srgb_to_lab([140, 60, 200]),
+    }
+    _, rows, sources = unseen_words.fill_embeddings(embeddings, vectors, tokens, SEEN, colours)
+    assert tokens[sources[-1]] == "blue"
+    np.testing.assert_allclose(rows[-1], [0, 1, 0])
+    # "blue" names two colours in the captions: violet takes the nearest other source.
+    _, rows, sources = unseen_words.fill_embeddings(
+        embeddings, vectors, tokens, SEEN, colours, colour_sources={"red", "a"}
+    )
+    assert tokens[sources[-1]] == "red"
+    np.testing.assert_allclose(rows[-1], [1, 0, 0])
+    # No source is a colour name: the colour name reads through the vectors (blue).
+    _, rows, _ = unseen_words.fill_embeddings(
+        embeddings, vectors, tokens, SEEN, colours, colour_sources={"a"}
+    )
+    np.testing.assert_allclose(rows[-1], [0, 1, 0])
+
+
 def test_special_tokens_are_neither_neighbours_nor_filled():
     seen = SEEN | {"[UNK]"}
     ids, rows, _ = unseen_words.fill_embeddings(EMBEDDINGS, VECTORS, TOKENS, seen, neighbours=3)
@@ -173,3 +219,46 @@ def test_unseen_words_are_filled_the_same_in_chunks(monkeypatch):
     np.testing.assert_allclose(whole[1], chunked[1], rtol=1e-12)
     np.testing.assert_array_equal(whole[2], chunked[2])
     assert len(whole[0]) == 30
+
+
+class _Reader:
+    """The part of `FashionGenReader` the filling hook reads."""
+
+    has_attributes = True
+
+    def __init__(self, captions, colour_ids):
+        self._captions, self._colour_ids = captions, colour_ids
+
+    def captions(self):
+        return iter(self._captions)
+
+    def attribute_ids(self, name):
+        assert name == "colour_id"
+        return np.asarray(self._colour_ids)
+
+
+def test_the_training_hook_reads_colour_names_only_as_words_of_one_colour(tmp_path):
+    from types import SimpleNamespace
+
+    from fashion_t2i import train_lib
+
+    tokens = ["[PAD]", "[UNK]", "a", "red", "navy", "sky", "blue", "violet"]
+    encoder = TextEncoder(
+        len(tokens), embedding_dim=3, joint_dim=4, pretrained_dim=2,
+        embeddings_initializer="uniform", word_table=True,
+    )
+    encoder.build((1, len(tokens)))
+    context = SimpleNamespace(
+        config=SimpleNamespace(model=SimpleNamespace(unseen_words="vectors_and_colours")),
+        train_reader=_Reader(["a red top", "a navy blue top", "a sky blue top"], [0, 1, 2]),
+        tokenizer=SimpleNamespace(tokens=tokens),
+        workdir=str(tmp_path),
+    )
+    names = colour_names.read_colour_names()
+    nearest = min(("red", "navy", "sky", "blue"), key=lambda w: np.linalg.norm(names[w] - names["violet"]))
+    assert nearest == "blue"  # the table's nearest, though "blue" names two colours here
+
+    train_lib.unseen_words_hook(context, encoder, "damsm", log_fn=lambda message: None)()
+
+    read_as = unseen_words.read_as(str(tmp_path))
+    assert read_as["violet"] in ("navy", "sky")

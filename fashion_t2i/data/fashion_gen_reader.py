@@ -104,6 +104,17 @@ class FashionGenReader:
                     if start + offset in valid:
                         yield self._decode(raw)
 
+    def attribute_ids(self, name):
+        """The ids of attribute `name` (e.g. `"colour_id"`) of the usable rows, in `captions()` order.
+
+        Raises:
+            KeyError: the file has no such attribute column.
+        """
+        if name not in schema.ATTRIBUTES or not self.has_attributes:
+            raise KeyError(f"{self.path} has no attribute column {name!r}.")
+        with self._open() as (f, _):
+            return f[name][:][self.valid_rows].astype(np.int64)
+
     def read_rows(self, rows):
         """Reads the examples at sorted `rows` (indices of the file) as numpy arrays.
 

@@ -14,15 +14,21 @@ the training words closest to it:
 - with `colours`, a colour name (`colour_names`) instead reads as the
   training colour names nearest to its colour in CIELAB, weighted by
   `exp(-(d - d_min) / colour_scale)` over the `colour_neighbours` nearest:
-  the vectors barely separate colour names, the colour table does.
+  the vectors barely separate colour names, the colour table does. The
+  training words it reads from are those that name one colour in the
+  training captions (`one_colour_words`): on the embedded data "blue" (of
+  "navy blue" and "sky blue"), "dark" (of "dark blue" and "dark cyan") and
+  "white" (of "white dots") carry no colour of their own, and "violet"
+  read as "blue" was drawn sky blue.
 
 By default both take the single nearest word. That was chosen by
 leave-one-out over the training synonyms of the embedded data (each filled
 from the other training words), scoring the share of the filled embedding
 that comes from synonyms of the right value: a mean of a trouser, a sneaker
 and a shirt word is drawn as none of them (`benchmarks.unseen_words_choice`).
-Nearest word: 0.38 of 32 class and 0.46 of 35 colour words; ten neighbours
-at temperature 0.05 and three colours at scale 10: 0.27 and 0.42.
+Nearest word: 0.38 of 32 class and 0.49 of 35 colour words (0.46 with
+every training colour name a source); ten neighbours at temperature 0.05
+and three colours at scale 10: 0.27 and 0.43.
 `docs/RESULTS.md` ("Words no caption used") has the measurements.
 """
 
@@ -33,11 +39,15 @@ import numpy as np
 from keras import ops
 
 from fashion_t2i.text import colour_names
+from fashion_t2i.text import vocabulary
 
 NEIGHBOURS = 1
 TEMPERATURE = 0.05
 COLOUR_NEIGHBOURS = 1
 COLOUR_SCALE = 10.0
+# Share of a training word's captions that must describe one colour for the
+# word to be a source of colour names (`one_colour_words`).
+ONE_COLOUR_SHARE = 0.9
 # Tokens that are not words: never a neighbour, never filled.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]")
 # What each filled word reads as, written into a run by its DAMSM phase and
@@ -65,12 +75,49 @@ def softmax_neighbours(scores, count, sharpness):
     return top, weights / weights.sum(axis=1, keepdims=True)
 
 
+def one_colour_words(captions, colour_ids, min_share=ONE_COLOUR_SHARE):
+    """The words of `captions` that name one colour: the sources of colour names.
+
+    A word qualifies when at least `min_share` of the captions that use it
+    describe products of one colour id.
+
+    Args:
+        captions: iterable of caption strings.
+        colour_ids: the colour id of each caption's product (same order).
+        min_share: in (0, 1].
+
+    Returns:
+        A set of words, normalised and split as the vocabulary's
+        (`vocabulary.caption_words`).
+
+    Raises:
+        ValueError: `min_share` outside (0, 1], or a different number of
+            captions and colour ids.
+    """
+    if not 0.0 < min_share <= 1.0:
+        raise ValueError(f"min_share must be in (0, 1], got {min_share}.")
+    captions = list(captions)
+    if len(captions) != len(colour_ids):
+        raise ValueError(f"{len(colour_ids)} colour ids for {len(captions)} captions.")
+    counts = {}
+    for words, colour in zip(vocabulary.caption_words(captions), colour_ids):
+        for word in set(words):
+            per_colour = counts.setdefault(word, {})
+            per_colour[int(colour)] = per_colour.get(int(colour), 0) + 1
+    return {
+        word
+        for word, per_colour in counts.items()
+        if max(per_colour.values()) >= min_share * sum(per_colour.values())
+    }
+
+
 def fill_embeddings(
     embeddings,
     vectors,
     tokens,
     seen_words,
     colours=None,
+    colour_sources=None,
     neighbours=NEIGHBOURS,
     temperature=TEMPERATURE,
     colour_neighbours=COLOUR_NEIGHBOURS,
@@ -84,6 +131,8 @@ def fill_embeddings(
         tokens: the V tokens.
         seen_words: the words of the training captions.
         colours: `{colour name: CIELAB}` or None (see the module docstring).
+        colour_sources: the seen words a colour name may read as (e.g.
+            `one_colour_words`); None: every seen word that `colours` names.
 
     Returns:
         `(ids, rows, sources)`: the unseen tokens' ids [U], their embeddings
@@ -117,7 +166,10 @@ def fill_embeddings(
         heaviest = np.take_along_axis(top, np.argmax(weights, axis=1)[:, None], axis=1)[:, 0]
         sources[start : start + len(block)] = seen[heaviest]
     if colours:
-        named = np.array([i for i in seen if tokens[i] in colours], dtype=int)
+        sources_allowed = seen_words if colour_sources is None else set(colour_sources)
+        named = np.array(
+            [i for i in seen if tokens[i] in colours and tokens[i] in sources_allowed], dtype=int
+        )
         if len(named):
             named_lab = np.stack([colours[tokens[i]] for i in named])
             for row, i in enumerate(unseen):
@@ -131,7 +183,7 @@ def fill_embeddings(
     return unseen, rows, sources
 
 
-def fill_unseen_words(text_encoder, tokens, seen_words, use_colours=True):
+def fill_unseen_words(text_encoder, tokens, seen_words, use_colours=True, colour_sources=None):
     """Gives the unseen words of `text_encoder` the embeddings of `fill_embeddings`.
 
     Writes the trained table's rows of those words so that the encoder's
@@ -145,6 +197,7 @@ def fill_unseen_words(text_encoder, tokens, seen_words, use_colours=True):
         tokens: its vocabulary (list of strings).
         seen_words: the words of the training captions.
         use_colours: fill colour names from `colour_names` (see the module).
+        colour_sources: the seen words colour names may read as (None: all).
 
     Returns:
         `(read_as, changed)`: `{unseen word: the seen word its row comes most
@@ -165,7 +218,9 @@ def fill_unseen_words(text_encoder, tokens, seen_words, use_colours=True):
     embeddings = ops.convert_to_numpy(ops.cast(text_encoder.embed(all_ids)[0], "float32"))
     vectors = ops.convert_to_numpy(ops.cast(text_encoder.embedding.embeddings, "float32"))
     colours = colour_names.read_colour_names() if use_colours else None
-    ids, rows, sources = fill_embeddings(embeddings, vectors, tokens, seen_words, colours)
+    ids, rows, sources = fill_embeddings(
+        embeddings, vectors, tokens, seen_words, colours, colour_sources
+    )
     changed = not np.allclose(embeddings[ids], rows, rtol=0.0, atol=FILLED_ATOL)
     if changed:
         table = ops.convert_to_numpy(ops.cast(text_encoder.table.embeddings, "float32"))

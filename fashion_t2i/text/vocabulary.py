@@ -21,6 +21,28 @@ OOV_ID = 1
 RESERVED = (PAD_TOKEN, OOV_TOKEN)
 
 
+def caption_words(captions, batch_size=1024):
+    """Yields the words of each caption (a list of `str`), as the serving graph splits them.
+
+    Args:
+        captions: iterable of `str` or UTF-8 `bytes`.
+        batch_size: captions normalised per TensorFlow call.
+    """
+    batch = []
+
+    def flush():
+        words = normalization.split_words(normalization.normalize(tf.constant(batch)))
+        batch.clear()
+        return [[w.decode("utf-8") for w in row] for row in words.numpy()]
+
+    for caption in captions:
+        batch.append(caption.encode("utf-8") if isinstance(caption, str) else caption)
+        if len(batch) == batch_size:
+            yield from flush()
+    if batch:
+        yield from flush()
+
+
 def build_vocabulary(captions, min_count=1, max_vocab=0, batch_size=1024):
     """Counts words in `captions` with the serving-graph normalisation.
 
@@ -38,20 +60,8 @@ def build_vocabulary(captions, min_count=1, max_vocab=0, batch_size=1024):
         ValueError: no word reaches `min_count`.
     """
     counts = collections.Counter()
-    batch = []
-
-    def flush():
-        words = normalization.split_words(normalization.normalize(tf.constant(batch)))
-        for row in words.numpy():
-            counts.update(w.decode("utf-8") for w in row)
-        batch.clear()
-
-    for caption in captions:
-        batch.append(caption.encode("utf-8") if isinstance(caption, str) else caption)
-        if len(batch) == batch_size:
-            flush()
-    if batch:
-        flush()
+    for words in caption_words(captions, batch_size):
+        counts.update(words)
     words = sorted(
         (w for w, c in counts.items() if c >= min_count and w not in RESERVED),
         key=lambda w: (-counts[w], w),
