@@ -106,21 +106,15 @@ def run(workdir, one_colour_sources=True):
     from fashion_t2i.run_context import RunContext
     from fashion_t2i.text import colour_names
     from fashion_t2i.text import unseen_words
-    from fashion_t2i.text import vocabulary as vocabulary_lib
     from fashion_t2i.text import word_vectors
 
     context = RunContext.open(workdir)
     tokens = context.tokenizer.tokens
-    seen = set(vocabulary_lib.build_vocabulary(context.train_reader.captions()))
+    seen, colour_sources = unseen_words.training_words(context.train_reader, one_colour_sources)
     vectors = word_vectors.load_word_vectors(
         context.config.model.word_vectors_path, tokens, context.config.model.word_vectors_dim
     )
     colours = colour_names.read_colour_names()
-    colour_sources = None
-    if one_colour_sources:
-        colour_sources = unseen_words.one_colour_words(
-            context.train_reader.captions(), context.train_reader.attribute_ids("colour_id")
-        )
     results = []
     for setting in SETTINGS:
         shares = {

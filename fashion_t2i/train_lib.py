@@ -20,7 +20,6 @@ from fashion_t2i import networks
 from fashion_t2i.progress import log
 from fashion_t2i.run_context import RunContext
 from fashion_t2i.text import unseen_words
-from fashion_t2i.text import vocabulary as vocabulary_lib
 from fashion_t2i.training_loop import TrainingLoop
 
 
@@ -104,12 +103,9 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
         return None
     # Every word of the training captions, cut or not from the vocabulary's
     # first part (a word below min_count may still be one of the vectors').
-    seen = vocabulary_lib.build_vocabulary(context.train_reader.captions())
-    colour_sources = None
-    if mode == "vectors_and_colours" and context.train_reader.has_attributes:
-        colour_sources = unseen_words.one_colour_words(
-            context.train_reader.captions(), context.train_reader.attribute_ids("colour_id")
-        )
+    seen, colour_sources = unseen_words.training_words(
+        context.train_reader, one_colour_sources=mode == "vectors_and_colours"
+    )
     written = False
 
     def hook(step=None, writer=None):

@@ -124,6 +124,34 @@ def test_one_colour_words_name_one_colour_in_most_of_their_captions():
         unseen_words.one_colour_words(captions, colours[:5])
 
 
+
+class StandInReader:
+    """The part of a `FashionGenReader` that `training_words` reads."""
+
+    def __init__(self, captions, colour_ids=None):
+        self._captions, self._colour_ids = captions, colour_ids
+        self.has_attributes = colour_ids is not None
+
+    def captions(self):
+        return list(self._captions)
+
+    def attribute_ids(self, name):
+        assert name == "colour_id"
+        return np.asarray(self._colour_ids)
+
+
+def test_training_words_are_the_caption_words_and_their_one_colour_sources():
+    captions = ["A navy blue dress", "a sky blue top", "Scarlet shoes!"]
+    seen, sources = unseen_words.training_words(StandInReader(captions, [1, 2, 0]))
+    assert seen == {"a", "navy", "blue", "dress", "sky", "top", "scarlet", "shoes"}
+    assert sources == unseen_words.one_colour_words(captions, [1, 2, 0])
+    assert sources == {"navy", "dress", "sky", "top", "scarlet", "shoes"}
+    # Without attribute ids, or not asked for: every seen colour name is a source.
+    assert unseen_words.training_words(StandInReader(captions)) == (seen, None)
+    assert unseen_words.training_words(StandInReader(captions, [1, 2, 0]), False) == (seen, None)
+    with pytest.raises(ValueError, match="2 colour ids for 3 captions"):
+        unseen_words.training_words(StandInReader(captions, [1, 2]))
+
 def test_colour_names_read_only_as_the_colour_sources():
     tokens = TOKENS + ["violet"]
     vectors = np.vstack([VECTORS, [0.0, 1.0]])

@@ -94,13 +94,18 @@ def one_colour_words(captions, colour_ids, min_share=ONE_COLOUR_SHARE):
         ValueError: `min_share` outside (0, 1], or a different number of
             captions and colour ids.
     """
-    if not 0.0 < min_share <= 1.0:
-        raise ValueError(f"min_share must be in (0, 1], got {min_share}.")
     captions = list(captions)
     if len(captions) != len(colour_ids):
         raise ValueError(f"{len(colour_ids)} colour ids for {len(captions)} captions.")
+    return _one_colour(vocabulary.caption_words(captions), colour_ids, min_share)
+
+
+def _one_colour(caption_words, colour_ids, min_share):
+    """`one_colour_words` over captions already split into words."""
+    if not 0.0 < min_share <= 1.0:
+        raise ValueError(f"min_share must be in (0, 1], got {min_share}.")
     counts = {}
-    for words, colour in zip(vocabulary.caption_words(captions), colour_ids):
+    for words, colour in zip(caption_words, colour_ids):
         for word in set(words):
             per_colour = counts.setdefault(word, {})
             per_colour[int(colour)] = per_colour.get(int(colour), 0) + 1
@@ -109,6 +114,33 @@ def one_colour_words(captions, colour_ids, min_share=ONE_COLOUR_SHARE):
         for word, per_colour in counts.items()
         if max(per_colour.values()) >= min_share * sum(per_colour.values())
     }
+
+
+def training_words(reader, one_colour_sources=True):
+    """`(seen words, colour sources)` of a reader's training captions, split once.
+
+    Args:
+        reader: a `FashionGenReader` (anything with `captions()`,
+            `has_attributes` and `attribute_ids(name)`).
+        one_colour_sources: colour names read only as the words that name one
+            colour in these captions (`one_colour_words`).
+
+    Returns:
+        The set of words the captions use and the set of colour sources, or
+        None (every seen colour name) without `one_colour_sources` or
+        without attribute ids in the data.
+    """
+    caption_words = list(vocabulary.caption_words(reader.captions()))
+    seen = {word for words in caption_words for word in words}
+    sources = None
+    if one_colour_sources and reader.has_attributes:
+        colour_ids = reader.attribute_ids("colour_id")
+        if len(caption_words) != len(colour_ids):
+            raise ValueError(
+                f"{len(colour_ids)} colour ids for {len(caption_words)} captions."
+            )
+        sources = _one_colour(caption_words, colour_ids, ONE_COLOUR_SHARE)
+    return seen, sources
 
 
 def fill_embeddings(
