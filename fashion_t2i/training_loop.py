@@ -1,5 +1,6 @@
 """The step loop shared by both training phases: checkpoints, logs, signals, NaN policy."""
 
+import contextlib
 import os
 import signal
 import time
@@ -9,6 +10,12 @@ import tensorflow as tf
 
 from fashion_t2i import checkpointing
 from fashion_t2i.progress import log
+
+
+def hook_name(hook):
+    """The name a hook's time is logged under: its factory's name for a closure."""
+    name = getattr(hook, "__qualname__", None) or type(hook).__name__
+    return name.split(".<locals>", 1)[0]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -88,6 +95,9 @@ class TrainingLoop:
         )
         self.writer = tf.summary.create_file_writer(os.path.join(directory, "logs", name))
         self.skipped_steps = 0
+        # Wall time of this run by part: "steps" (input and training step),
+        # "checkpoints", "summaries" and each hook by name.
+        self.time_spent = {}
         self._stop_signal = None
 
     @property
@@ -146,8 +156,9 @@ class TrainingLoop:
         start_step = self.step
         summary = {}
         while self.step < self.total_steps and self._stop_signal is None:
-            values = self.step_fn(next(batches))
-            values = {k: float(v) for k, v in values.items()}
+            with self._timed("steps"):
+                values = self.step_fn(next(batches))
+                values = {k: float(v) for k, v in values.items()}
             finite = bool(values.pop("finite", True)) and all(
                 np.isfinite(v) for v in values.values()
             )
@@ -179,12 +190,15 @@ class TrainingLoop:
                     self._log(step, summary, start_step, start_time)
                     window, window_steps = {}, 0
                 if step % self.checkpoint_every == 0 or step == self.total_steps:
-                    self.save()
+                    with self._timed("checkpoints"):
+                        self.save()
                 if logged:
-                    self._write_scalars(step, summary, start_step, start_time)
+                    with self._timed("summaries"):
+                        self._write_scalars(step, summary, start_step, start_time)
                 for every, hook in self.hooks:
                     if step % every == 0 or step == self.total_steps:
-                        hook(step, self.writer)
+                        with self._timed(hook_name(hook)):
+                            hook(step, self.writer)
             except Exception as error:
                 self._save_after(error)
                 raise
@@ -194,6 +208,7 @@ class TrainingLoop:
         if stopped:
             self.log_fn(f"[{self.name}] stopped by signal {self._stop_signal} at step {self.step}")
         self.writer.flush()
+        self.log_fn(self._time_line(self.step - start_step, time.time() - start_time))
         summary["stopped_by_signal"] = stopped
         return summary
 
@@ -209,6 +224,20 @@ class TrainingLoop:
                 self.save()
             except Exception as save_error:
                 self.log_fn(f"[{self.name}] could not save step {self.step}: {save_error}")
+
+    @contextlib.contextmanager
+    def _timed(self, part):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.time_spent[part] = self.time_spent.get(part, 0.0) + time.perf_counter() - start
+
+    def _time_line(self, steps, seconds):
+        """Where the wall time of this run went, largest part first."""
+        parts = sorted(self.time_spent.items(), key=lambda item: -item[1])
+        shown = ", ".join(f"{part} {spent:.0f} s" for part, spent in parts)
+        return f"[{self.name}] {steps} steps in {seconds:.0f} s: {shown}"
 
     @staticmethod
     def _rate(step, start_step, start_time):

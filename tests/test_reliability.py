@@ -455,3 +455,30 @@ def test_final_step_is_saved_before_the_final_hooks_and_summaries(tmp_path):
     assert [line for line in lines if " checkpoint " in line] == [
         f"[fake] checkpoint {os.path.join(directory, 'ckpt-3')}"
     ]
+
+
+def slow_evaluation_hook(seconds):
+    """A hook factory whose hook sleeps `seconds`: its time is logged under this name."""
+
+    def hook(step, writer):
+        time.sleep(seconds)
+
+    return hook
+
+
+def test_the_end_of_a_run_says_where_its_wall_time_went(tmp_path):
+    loop, lines = fake_loop(
+        tmp_path, [1.0, 2.0, 3.0, 4.0], on_nan="stop", checkpoint_every=2,
+        hooks=[(2, slow_evaluation_hook(0.3))],
+    )
+    loop.run(batches)
+
+    # The hook ran at steps 2 and 4; the checkpoints were written at the same steps.
+    assert loop.time_spent["slow_evaluation_hook"] == pytest.approx(0.6, abs=0.2)
+    assert set(loop.time_spent) == {"steps", "checkpoints", "summaries", "slow_evaluation_hook"}
+    match = re.fullmatch(r"\[fake\] 4 steps in \d+ s: slow_evaluation_hook 1 s, .*", lines[-1])
+    assert match, lines[-1]
+    # Resumed at its end, the loop trains no step and says so, not where time went.
+    loop, lines = fake_loop(tmp_path, [1.0, 2.0, 3.0, 4.0], on_nan="stop")
+    loop.run(batches)
+    assert lines[-1] == "[fake] already at step 4 >= 4"
