@@ -5,13 +5,17 @@ frozen. Offline there are no ImageNet weights, and the embedded Fashion-MNIST
 products are far from ImageNet anyway; what the data has is attribute ids.
 `ensure_trunk` trains the trunk to predict them (`TrunkConfig`), freezes it and
 keeps it as an ordinary Keras InceptionV3 weights file (no top), so that
-`--image_encoder_weights=<that file>` reuses it in any other run.
+`--image_encoder_weights=<that file>` reuses it in any other run. A copy is
+also kept beside the training file (`shared_cache_dir`), so that another
+workdir trained on the same data with the same trunk config copies it instead
+of training it again.
 
 The trunk sees the images as the DAMSM and the GAN show them to it: at the
 generator's output size, resized bilinearly to `ModelConfig.image_encoder_size`.
 """
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -29,11 +33,20 @@ from fashion_t2i.progress import log
 DIRNAME = "image_trunk"
 WEIGHTS_FILENAME = "inception_v3_trunk.weights.h5"
 INFO_FILENAME = "trunk.json"
+# Beside the training file: one directory per stamp, named by its hash.
+SHARED_DIRNAME = "image_trunks"
 
 
 def trunk_weights_path(workdir):
     """Where the run in `workdir` keeps its pretrained trunk."""
     return os.path.join(workdir, DIRNAME, WEIGHTS_FILENAME)
+
+
+def shared_cache_dir(stamp):
+    """The directory beside the training file that keeps the trunk of `stamp`."""
+    key = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+    data_dir = os.path.dirname(stamp["train_file"]["path"])
+    return os.path.join(data_dir, SHARED_DIRNAME, key)
 
 
 def trunk_stamp(config, train_path):
@@ -60,8 +73,12 @@ def trunk_stamp(config, train_path):
 
 def read_info(workdir):
     """The cached trunk's `trunk.json` (stamp, accuracy, time), or None."""
-    path = os.path.join(workdir, DIRNAME, INFO_FILENAME)
-    if not (os.path.exists(path) and os.path.exists(trunk_weights_path(workdir))):
+    return _read_info(os.path.join(workdir, DIRNAME))
+
+
+def _read_info(directory):
+    path = os.path.join(directory, INFO_FILENAME)
+    if not (os.path.exists(path) and os.path.exists(os.path.join(directory, WEIGHTS_FILENAME))):
         return None
     try:
         with open(path, encoding="utf-8") as f:
@@ -76,8 +93,11 @@ def ensure_trunk(config, workdir, train_reader, validation_reader, log_fn=log):
     The cache is `<workdir>/image_trunk/`: the weights and `trunk.json`, whose
     stamp (`trunk_stamp`) must equal the current one for the weights to be
     reused; any change of the trunk config, the image sizes or the training
-    file rebuilds it. The directory is written in one rename, so an
-    interrupted build leaves no trunk behind and the next run builds it again.
+    file rebuilds it. A run whose workdir has no such trunk first looks for
+    one of the same stamp beside the training file (`shared_cache_dir`,
+    written after every build where that directory is writable) and copies
+    it. Both directories are written in one rename, so an interrupted build
+    or copy leaves no trunk behind and the next run builds it again.
 
     Raises:
         ValueError: the data has no attribute ids (only the embedded data has
@@ -89,6 +109,16 @@ def ensure_trunk(config, workdir, train_reader, validation_reader, log_fn=log):
     if info is not None and info.get("stamp") == stamp:
         log_fn(f"image trunk: reusing {path} (validation accuracy {info['accuracy']})")
         return path
+    directory = os.path.dirname(path)
+    shared = shared_cache_dir(stamp)
+    shared_info = _read_info(shared)
+    if shared_info is not None and shared_info.get("stamp") == stamp:
+        _replace_directory(directory, lambda tmp: shutil.copytree(shared, tmp))
+        log_fn(
+            f"image trunk: copied the trunk of the same data and config from {shared} to "
+            f"{path} (validation accuracy {shared_info['accuracy']})"
+        )
+        return path
     if not (train_reader.has_attributes and validation_reader.has_attributes):
         raise ValueError(
             "image_encoder_weights='pretrain' trains the InceptionV3 trunk on attribute ids "
@@ -98,21 +128,33 @@ def ensure_trunk(config, workdir, train_reader, validation_reader, log_fn=log):
     start = time.time()
     trunk, accuracy = pretrain_trunk(config, train_reader, validation_reader, log_fn)
     seconds = time.time() - start
-    directory = os.path.dirname(path)
-    if os.path.isdir(directory):
-        shutil.rmtree(directory)
-    with files.atomic_path(directory) as tmp:
+
+    def write(tmp):
         os.makedirs(tmp)
         trunk.save_weights(os.path.join(tmp, WEIGHTS_FILENAME))
         files.write_json(
             os.path.join(tmp, INFO_FILENAME),
             {"stamp": stamp, "accuracy": accuracy, "seconds": round(seconds, 1)},
         )
+
+    _replace_directory(directory, write)
     log_fn(
         f"image trunk: trained in {seconds:.0f} s, validation accuracy {accuracy}; "
         f"frozen from here on ({path})"
     )
+    try:
+        _replace_directory(shared, lambda tmp: shutil.copytree(directory, tmp))
+    except OSError as error:
+        log_fn(f"image trunk: not kept beside the data ({shared}: {error})")
     return path
+
+
+def _replace_directory(directory, write):
+    """Replaces `directory` by what `write(tmp)` creates at a temporary path, in one rename."""
+    if os.path.isdir(directory):
+        shutil.rmtree(directory)
+    with files.atomic_path(directory) as tmp:
+        write(tmp)
 
 
 def pretrain_trunk(config, train_reader, validation_reader, log_fn=log):

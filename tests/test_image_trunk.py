@@ -56,6 +56,19 @@ def built(data, tmp_path_factory):
     return {"config": config, "workdir": workdir, "path": path, "messages": messages}
 
 
+def untrained_trunk(config, *args, **kwargs):
+    """A stand-in for `pretrain_trunk`: a random trunk and accuracy 0.5 per head.
+
+    What the cache tests check is when the training is called and what is kept
+    of it; the training itself is `built`'s (a minute of tracing each).
+    """
+    size = config.model.image_encoder_size
+    trunk = keras.applications.InceptionV3(
+        include_top=False, weights=None, input_shape=(size, size, 3)
+    )
+    return trunk, {name: 0.5 for name in config.trunk.attributes}
+
+
 def trunk_values(path, size):
     trunk = keras.applications.InceptionV3(
         include_top=False, weights=path, input_shape=(size, size, 3)
@@ -130,6 +143,44 @@ def test_same_config_reuses_the_cached_trunk(built, monkeypatch):
     assert any("reusing" in m for m in messages)
 
 
+def test_another_workdir_copies_the_trunk_kept_beside_the_data(built, data, tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("the trunk kept beside the data was trained again")
+
+    config = built["config"]
+    shared = image_trunk.shared_cache_dir(
+        image_trunk.trunk_stamp(config, config.data.train_path)
+    )
+    assert os.path.dirname(os.path.dirname(shared)) == os.path.dirname(config.data.train_path)
+    assert image_trunk._read_info(shared) == image_trunk.read_info(str(built["workdir"]))
+    monkeypatch.setattr(image_trunk, "pretrain_trunk", fail)
+    messages = []
+    path = ensure(config, tmp_path / "other", messages)
+    assert path == image_trunk.trunk_weights_path(str(tmp_path / "other"))
+    with open(path, "rb") as copied, open(built["path"], "rb") as original:
+        assert copied.read() == original.read()
+    assert image_trunk.read_info(str(tmp_path / "other")) == image_trunk.read_info(
+        str(built["workdir"])
+    )
+    assert any(m.startswith("image trunk: copied the trunk of the same data") for m in messages)
+    # Another seed has no trunk beside the data: it is trained.
+    with pytest.raises(AssertionError, match="trained again"):
+        ensure(config_for(data, seed=3), tmp_path / "third")
+
+
+def test_a_data_directory_that_cannot_keep_the_trunk_is_only_logged(built, tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    monkeypatch.setattr(
+        image_trunk, "shared_cache_dir", lambda stamp: str(blocker / "image_trunks" / "key")
+    )
+    monkeypatch.setattr(image_trunk, "pretrain_trunk", untrained_trunk)
+    messages = []
+    path = ensure(built["config"], tmp_path / "run", messages)
+    assert os.path.exists(path) and image_trunk.read_info(str(tmp_path / "run"))
+    assert any(m.startswith("image trunk: not kept beside the data") for m in messages)
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -149,14 +200,8 @@ def test_config_change_rebuilds_the_trunk(built, tmp_path, change, monkeypatch):
     calls = []
 
     def untrained(config, *args, **kwargs):
-        # What is under test is the cache: when it calls the training and what it
-        # keeps of it. The training itself is `built`'s (a minute of tracing each).
         calls.append(config)
-        size = config.model.image_encoder_size
-        trunk = keras.applications.InceptionV3(
-            include_top=False, weights=None, input_shape=(size, size, 3)
-        )
-        return trunk, {name: 0.5 for name in config.trunk.attributes}
+        return untrained_trunk(config)
 
     monkeypatch.setattr(image_trunk, "pretrain_trunk", untrained)
     config = built["config"]
@@ -202,13 +247,14 @@ def test_interrupted_build_leaves_no_trunk(data, tmp_path, monkeypatch):
 
     monkeypatch.setattr(image_trunk, "pretrain_trunk", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        ensure(config_for(data), tmp_path)
+        # Another seed: no trunk of this config is kept beside the data.
+        ensure(config_for(data, seed=7), tmp_path)
     assert image_trunk.read_info(str(tmp_path)) is None
     assert not os.path.exists(image_trunk.trunk_weights_path(str(tmp_path)))
 
 
 def test_data_without_attributes_is_a_clear_error(data, tmp_path, monkeypatch):
-    config = config_for(data)
+    config = config_for(data, seed=8)
     train, validation = readers(config)
     monkeypatch.setattr(train, "has_attributes", False)
     with pytest.raises(ValueError, match="only the embedded Fashion-MNIST data"):

@@ -104,11 +104,13 @@ def _demo():
             num_refinement_stages=1,
             residual_blocks=2,
         ),
-        # About 4 min on 2 cores: validation class accuracy of the trunk's
-        # head 0.696 (0.593 after 400 steps).
+        # About 4 min on 2 fast cores (10 min on a 2-core AMD EPYC at 185
+        # GFLOP/s): validation class accuracy of the trunk's head 0.684-0.696
+        # (0.593 after 400 steps). Kept beside the data for other workdirs.
         trunk=TrunkConfig(steps=1200),
         # Sized so that `make train` (trunk, both phases and the export) fits
-        # in 20 minutes on 2 CPU cores.
+        # in 20 minutes on 2 CPU cores of a 470 GFLOP/s machine (18 min 16 s);
+        # on the 185 GFLOP/s EPYC it takes 41 min (docs/RESULTS.md).
         # L_similarity is measured at every evaluation but not trained on:
         # over the frozen pretrained trunk, lambda = 1 and 5 (the seed's)
         # raised colour (0.978 -> 0.986 / 0.990) and R-precision but lowered
