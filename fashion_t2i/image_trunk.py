@@ -113,12 +113,17 @@ def ensure_trunk(config, workdir, train_reader, validation_reader, log_fn=log):
     shared = shared_cache_dir(stamp)
     shared_info = _read_info(shared)
     if shared_info is not None and shared_info.get("stamp") == stamp:
-        _replace_directory(directory, lambda tmp: shutil.copytree(shared, tmp))
-        log_fn(
-            f"image trunk: copied the trunk of the same data and config from {shared} to "
-            f"{path} (validation accuracy {shared_info['accuracy']})"
-        )
-        return path
+        try:
+            _replace_directory(directory, lambda tmp: shutil.copytree(shared, tmp))
+        except OSError as error:
+            # E.g. another run replacing it at this moment: train instead.
+            log_fn(f"image trunk: could not copy {shared} ({error}); training it")
+        else:
+            log_fn(
+                f"image trunk: copied the trunk of the same data and config from {shared} "
+                f"to {path} (validation accuracy {shared_info['accuracy']})"
+            )
+            return path
     if not (train_reader.has_attributes and validation_reader.has_attributes):
         raise ValueError(
             "image_encoder_weights='pretrain' trains the InceptionV3 trunk on attribute ids "

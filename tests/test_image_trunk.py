@@ -181,6 +181,35 @@ def test_a_data_directory_that_cannot_keep_the_trunk_is_only_logged(built, tmp_p
     assert any(m.startswith("image trunk: not kept beside the data") for m in messages)
 
 
+def test_a_copy_that_fails_trains_the_trunk_instead(built, tmp_path, monkeypatch):
+    # A copy of the trunk kept beside the data, so that the one of `built` stays.
+    config = built["config"]
+    shared = str(tmp_path / "image_trunks" / "key")
+    shutil.copytree(
+        image_trunk.shared_cache_dir(image_trunk.trunk_stamp(config, config.data.train_path)),
+        shared,
+    )
+    monkeypatch.setattr(image_trunk, "shared_cache_dir", lambda stamp: shared)
+
+    def vanished(source, destination):
+        raise FileNotFoundError(f"{source} was replaced meanwhile")
+
+    monkeypatch.setattr(image_trunk.shutil, "copytree", vanished)
+    calls = []
+
+    def untrained(config, *args, **kwargs):
+        calls.append(config)
+        return untrained_trunk(config)
+
+    monkeypatch.setattr(image_trunk, "pretrain_trunk", untrained)
+    messages = []
+    path = ensure(config, tmp_path / "run", messages)
+    assert calls == [config] and os.path.exists(path)
+    assert any(m.startswith("image trunk: could not copy") for m in messages)
+    # Keeping it beside the data failed the same way: logged, the trunk kept.
+    assert any(m.startswith("image trunk: not kept beside the data") for m in messages)
+
+
 @pytest.mark.parametrize(
     "change",
     [
