@@ -185,31 +185,7 @@ def pretrain_trunk(config, train_reader, validation_reader, log_fn=log):
     )
     train_images, train_labels = _read(train_reader, num_train, trunk_config.attributes)
     val_images, val_labels = _read(validation_reader, num_validation, trunk_config.attributes)
-
-    trunk = keras.applications.InceptionV3(
-        include_top=False, weights=None, input_shape=(input_size, input_size, 3)
-    )
-    for layer in trunk.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = model_config.image_encoder_batch_norm_momentum
-    inputs = keras.Input((input_size, input_size, 3))
-    pooled = keras.layers.GlobalAveragePooling2D()(trunk(inputs))
-    outputs = {
-        name: keras.layers.Dense(ATTRIBUTE_HEADS[name][1], name=name)(pooled)
-        for name in trunk_config.attributes
-    }
-    classifier = keras.Model(inputs, outputs, name="trunk_pretraining")
-    schedule = keras.optimizers.schedules.CosineDecay(
-        trunk_config.learning_rate, trunk_config.steps
-    )
-    classifier.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss={
-            name: keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-            for name in trunk_config.attributes
-        },
-        metrics={name: ["accuracy"] for name in trunk_config.attributes},
-    )
+    trunk, classifier = pretraining_model(config)
 
     def prepare(images, labels):
         return _to_encoder_input(images, image_size, input_size), labels
@@ -241,6 +217,44 @@ def pretrain_trunk(config, train_reader, validation_reader, log_fn=log):
         for name in trunk_config.attributes
     }
     return trunk, accuracy
+
+
+def pretraining_model(config):
+    """`(trunk, classifier)`: a fresh InceptionV3 trunk and, on it, the compiled heads.
+
+    The classifier maps `[B, S, S, 3]` encoder inputs (`S` =
+    `image_encoder_size`, values in [-1, 1]) to `{attribute: logits}` over the
+    heads of `config.trunk.attributes`: Adam on the sum of their
+    cross-entropies, the learning rate decayed to zero on a cosine over
+    `config.trunk.steps`.
+    """
+    trunk_config, model_config = config.trunk, config.model
+    input_size = model_config.image_encoder_size
+    trunk = keras.applications.InceptionV3(
+        include_top=False, weights=None, input_shape=(input_size, input_size, 3)
+    )
+    for layer in trunk.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = model_config.image_encoder_batch_norm_momentum
+    inputs = keras.Input((input_size, input_size, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(trunk(inputs))
+    outputs = {
+        name: keras.layers.Dense(ATTRIBUTE_HEADS[name][1], name=name, dtype="float32")(pooled)
+        for name in trunk_config.attributes
+    }
+    classifier = keras.Model(inputs, outputs, name="trunk_pretraining")
+    schedule = keras.optimizers.schedules.CosineDecay(
+        trunk_config.learning_rate, trunk_config.steps
+    )
+    classifier.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss={
+            name: keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            for name in trunk_config.attributes
+        },
+        metrics={name: ["accuracy"] for name in trunk_config.attributes},
+    )
+    return trunk, classifier
 
 
 def _read(reader, count, attributes):

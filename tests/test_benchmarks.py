@@ -101,6 +101,7 @@ def test_hdf5_source_crops_and_flips_like_fashion_gen_training(tmp_path):
         ("benchmarks.serving_load", "--threads=0", "--threads"),
         ("benchmarks.reader_memory", "--rows=500", "at least two different --rows"),
         ("benchmarks.train_step", "--mixed_precision=int8", "--mixed_precision"),
+        ("benchmarks.trunk_step", "--mixed_precision=int8", "--mixed_precision"),
         ("benchmarks.independent_judge", "--offset=100", "overlaps the 12000 training images"),
     ],
 )
@@ -208,3 +209,27 @@ def test_unseen_words_choice_scores_the_share_of_the_right_value():
         tokens, vectors, set(values), values, 2, colours, setting,
         colour_sources={"red", "scarlet", "blue"},
     ) == (pytest.approx(3 / 4), 4)
+
+
+def test_trunk_step_benchmark_times_the_pretraining_and_restores_the_policy():
+    import keras
+
+    from benchmarks import trunk_step
+
+    before = keras.mixed_precision.global_policy().name
+    lines = []
+    result = trunk_step.benchmark(
+        preset="smoke", steps=1, repeats=2, mixed_precision="bfloat16", batch_size=2,
+        matmul_size=64, progress=lines.append,
+    )
+    assert keras.mixed_precision.global_policy().name == before
+    assert result["batch_size"] == 2 and result["input_size"] == 75
+    assert len(result["ms_per_step_runs"]) == 2 and result["ms_per_step"] > 0
+    assert min(result["ms_per_step_runs"]) <= result["ms_per_step"] <= max(
+        result["ms_per_step_runs"]
+    )
+    assert result["images_per_s"] == pytest.approx(2 / (result["ms_per_step"] / 1e3))
+    assert lines[0].startswith("warm-up done") and lines[-1].startswith("run 2/2")
+    assert "ms/step" in trunk_step.report(result)[1]
+    with pytest.raises(ValueError, match="mixed_precision must be one of"):
+        trunk_step.benchmark(mixed_precision="int8")
