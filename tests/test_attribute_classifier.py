@@ -158,3 +158,21 @@ def test_cosine_decay_ends_the_training_at_learning_rate_zero():
     assert decayed.optimizer.iterations.numpy() == 8
     assert float(decayed.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
     assert float(constant.optimizer.learning_rate) == pytest.approx(1e-3)
+
+
+def test_the_judge_computes_in_float32_under_a_mixed_policy(tmp_path):
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model, _ = _train_tiny(seed=0)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    assert model.dtype_policy.name == "float32"
+    assert {layer.dtype_policy.name for layer in model.trunk_layers} == {"float32"}
+    images = _synthetic_products(4, np.random.default_rng(2))[0]
+    outputs = model(images, training=False).values()
+    assert {keras.backend.standardize_dtype(v.dtype) for v in outputs} == {"float32"}
+    # Saved and loaded, it stays so.
+    model.save(tmp_path / "judge.keras")
+    loaded = load_attribute_classifier(str(tmp_path / "judge.keras"))
+    assert {layer.dtype_policy.name for layer in loaded.trunk_layers} == {"float32"}

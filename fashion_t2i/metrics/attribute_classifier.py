@@ -292,6 +292,9 @@ def train_attribute_classifier(
 
     if seed is not None:
         keras.utils.set_random_seed(seed)
+    # The judge computes in float32 whatever the global policy (a GAN phase
+    # trained with --mixed_precision builds it under bfloat16), so that its
+    # scores of runs of either precision compare.
     model = AttributeClassifier(
         heads,
         image_size=images.shape[1],
@@ -299,6 +302,7 @@ def train_attribute_classifier(
         filters=filters,
         embedding_dim=embedding_dim,
         dropout=dropout,
+        dtype="float32",
     )
     if cosine_decay:
         steps = epochs * -(-len(images) // batch_size)
