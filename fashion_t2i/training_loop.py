@@ -95,8 +95,8 @@ class TrainingLoop:
         )
         self.writer = tf.summary.create_file_writer(os.path.join(directory, "logs", name))
         self.skipped_steps = 0
-        # Wall time of this run by part: "steps" (input and training step),
-        # "checkpoints", "summaries" and each hook by name.
+        # Wall time of the last `run` by part: "steps" (input and training
+        # step), "checkpoints", "summaries" and each hook by name.
         self.time_spent = {}
         self._stop_signal = None
 
@@ -155,6 +155,7 @@ class TrainingLoop:
         start_time = time.time()
         start_step = self.step
         summary = {}
+        self.time_spent = {}
         while self.step < self.total_steps and self._stop_signal is None:
             with self._timed("steps"):
                 values = self.step_fn(next(batches))

@@ -468,9 +468,10 @@ def slow_evaluation_hook(seconds):
 
 def test_the_end_of_a_run_says_where_its_wall_time_went(tmp_path):
     loop, lines = fake_loop(
-        tmp_path, [1.0, 2.0, 3.0, 4.0], on_nan="stop", checkpoint_every=2,
+        tmp_path, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], on_nan="stop", checkpoint_every=2,
         hooks=[(2, slow_evaluation_hook(0.3))],
     )
+    loop.total_steps = 4
     loop.run(batches)
 
     # The hook ran at steps 2 and 4; the checkpoints were written at the same steps.
@@ -478,7 +479,12 @@ def test_the_end_of_a_run_says_where_its_wall_time_went(tmp_path):
     assert set(loop.time_spent) == {"steps", "checkpoints", "summaries", "slow_evaluation_hook"}
     match = re.fullmatch(r"\[fake\] 4 steps in \d+ s: slow_evaluation_hook 1 s, .*", lines[-1])
     assert match, lines[-1]
-    # Resumed at its end, the loop trains no step and says so, not where time went.
-    loop, lines = fake_loop(tmp_path, [1.0, 2.0, 3.0, 4.0], on_nan="stop")
+    # Run on to step 6, the same loop counts the time of that run only (one hook call).
+    loop.total_steps = 6
     loop.run(batches)
-    assert lines[-1] == "[fake] already at step 4 >= 4"
+    assert loop.time_spent["slow_evaluation_hook"] == pytest.approx(0.3, abs=0.1)
+    assert re.fullmatch(r"\[fake\] 2 steps in \d+ s: .*", lines[-1]), lines[-1]
+    # Resumed at its end, the loop trains no step and says so, not where time went.
+    loop, lines = fake_loop(tmp_path, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], on_nan="stop")
+    loop.run(batches)
+    assert lines[-1] == "[fake] already at step 6 >= 6"
