@@ -29,6 +29,11 @@ def define_flags():
         "Colour names read only as training words that name one colour (as the DAMSM "
         "phase fills them); --noone_colour_sources: as any training colour name.",
     )
+    flags.DEFINE_bool(
+        "word_senses", False,
+        "Colour and garment words read first as the training words their WordNet senses "
+        "name (unseen_words=vectors_colours_and_senses).",
+    )
 
 # (neighbours, temperature) of the vectors and (neighbours, scale) of the colours.
 SETTINGS = (
@@ -62,7 +67,8 @@ def single_word_values(groups):
 
 
 def right_share(
-    tokens, vectors, seen, values, num_values, colours, setting, words=None, colour_sources=None
+    tokens, vectors, seen, values, num_values, colours, setting, words=None, colour_sources=None,
+    senses=None,
 ):
     """Mean share of the right value in the leave-one-out fillings of `values`' words.
 
@@ -70,6 +76,7 @@ def right_share(
         words: the words to leave out (default: those of `values` in `seen`).
         colour_sources: the seen words colour names may read as (None: all),
             as `fill_embeddings` takes them; the word left out is never one.
+        senses: `word_senses.read_word_senses()` or None, as `fill_embeddings` takes it.
     """
     from fashion_t2i.text import unseen_words
 
@@ -87,25 +94,28 @@ def right_share(
             one_hot[kept], vectors[kept], [tokens[i] for i in kept], seen - {word}, colours,
             neighbours=neighbours, temperature=temperature,
             colour_neighbours=colour_neighbours, colour_scale=colour_scale,
-            colour_sources=colour_sources,
+            colour_sources=colour_sources, senses=senses,
         )
         assert ids[0] == 0
         shares.append(rows[0, values[word]])
     return float(np.mean(shares)), len(shares)
 
 
-def run(workdir, one_colour_sources=True):
+def run(workdir, one_colour_sources=True, use_senses=False):
     """`[(setting, {"class": share, "colour": share})]` for every setting of `SETTINGS`.
 
     Args:
         one_colour_sources: colour names read only as training words that
             name one colour (`unseen_words.one_colour_words`), as the DAMSM
             phase fills them; False: as any training colour name.
+        use_senses: read colour and garment words as the training words
+            their WordNet senses name first (`text.word_senses`).
     """
     from fashion_t2i.data import attributes
     from fashion_t2i.run_context import RunContext
     from fashion_t2i.text import colour_names
     from fashion_t2i.text import unseen_words
+    from fashion_t2i.text import word_senses
     from fashion_t2i.text import word_vectors
 
     context = RunContext.open(workdir)
@@ -115,17 +125,18 @@ def run(workdir, one_colour_sources=True):
         context.config.model.word_vectors_path, tokens, context.config.model.word_vectors_dim
     )
     colours = colour_names.read_colour_names()
+    senses = word_senses.read_word_senses() if use_senses else None
     results = []
     for setting in SETTINGS:
         shares = {
             "class": right_share(
                 tokens, vectors, seen, single_word_values(class_groups()),
-                len(attributes.CLASS_WORDS), colours, setting,
+                len(attributes.CLASS_WORDS), colours, setting, senses=senses,
             ),
             "colour": right_share(
                 tokens, vectors, seen, single_word_values(attributes.COLOUR_WORDS),
                 len(attributes.COLOUR_WORDS), colours, setting,
-                colour_sources=colour_sources,
+                colour_sources=colour_sources, senses=senses,
             ),
         }
         results.append((setting, shares))
@@ -135,7 +146,7 @@ def run(workdir, one_colour_sources=True):
 def main(argv):
     del argv
     try:
-        results = run(FLAGS.workdir, FLAGS.one_colour_sources)
+        results = run(FLAGS.workdir, FLAGS.one_colour_sources, FLAGS.word_senses)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

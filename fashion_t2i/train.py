@@ -112,7 +112,8 @@ flags.DEFINE_float(
 flags.DEFINE_enum(
     "unseen_words", None, UNSEEN_WORDS_MODES,
     "table_and_projected: what words no training caption used read as after the DAMSM phase: "
-    "none, the nearest training words in the vectors, or that and colour names by colour.",
+    "none, the nearest training words in the vectors, that and colour names by colour, or "
+    "all that and colour and garment words by their WordNet senses.",
 )
 flags.DEFINE_integer(
     "pretrained_words", None,

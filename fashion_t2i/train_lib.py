@@ -87,7 +87,9 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
     embeddings of the training words nearest to them
     (`text.unseen_words.fill_unseen_words`; with attribute ids in the data,
     a colour name reads only as training words that name one colour,
-    `one_colour_words`). Their table rows get no
+    `one_colour_words`; with `"vectors_colours_and_senses"` a colour or
+    garment word reads first as the training word its WordNet synonyms name,
+    `text.word_senses`). Their table rows get no
     gradient, so filling them between steps does not change training; the
     DAMSM phase fills them before each evaluation and once more at its end.
     The GAN phase starts from the filled DAMSM and fills its own (frozen)
@@ -103,8 +105,9 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
         return None
     # Every word of the training captions, cut or not from the vocabulary's
     # first part (a word below min_count may still be one of the vectors').
+    use_colours = mode in ("vectors_and_colours", "vectors_colours_and_senses")
     seen, colour_sources = unseen_words.training_words(
-        context.train_reader, one_colour_sources=mode == "vectors_and_colours"
+        context.train_reader, one_colour_sources=use_colours
     )
     written = False
 
@@ -113,7 +116,8 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
         nonlocal written
         read_as, changed = unseen_words.fill_unseen_words(
             text_encoder, context.tokenizer.tokens, seen,
-            use_colours=mode == "vectors_and_colours", colour_sources=colour_sources,
+            use_colours=use_colours, colour_sources=colour_sources,
+            use_senses=mode == "vectors_colours_and_senses",
         )
         if not written:
             written = True

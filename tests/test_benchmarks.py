@@ -209,6 +209,16 @@ def test_unseen_words_choice_scores_the_share_of_the_right_value():
         tokens, vectors, set(values), values, 2, colours, setting,
         colour_sources={"red", "scarlet", "blue"},
     ) == (pytest.approx(3 / 4), 4)
+    # Blue's colour nearer scarlet's: left out, it reads as scarlet (wrong)
+    # unless its WordNet synonym "dark_navy" names navy, read before the table.
+    from fashion_t2i.text import word_senses
+
+    colours = {w: np.full(3, lab) for w, lab in zip(values, (0.0, 1.0, 3.0, 11.0))}
+    senses = {"blue": (word_senses.Sense("colour", ("dark_navy",), ()),)}
+    for with_senses, share in ((None, 3 / 4), (senses, 1.0)):
+        assert unseen_words_choice.right_share(
+            tokens, vectors, set(values), values, 2, colours, setting, senses=with_senses
+        ) == (pytest.approx(share), 4)
 
 
 def test_trunk_step_benchmark_times_the_pretraining_and_restores_the_policy():

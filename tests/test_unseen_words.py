@@ -288,3 +288,26 @@ def test_the_training_hook_reads_colour_names_only_as_words_of_one_colour(tmp_pa
 
     read_as = unseen_words.read_as(str(tmp_path))
     assert read_as["violet"] in ("navy", "sky")
+
+
+def test_the_training_hook_reads_garment_words_by_their_senses(tmp_path):
+    tokens = ["[PAD]", "[UNK]", "a", "red", "black", "jacket", "trousers", "blazer", "ebony"]
+    encoder = TextEncoder(
+        len(tokens), embedding_dim=3, joint_dim=4, pretrained_dim=2,
+        embeddings_initializer="uniform", word_table=True,
+    )
+    encoder.build((1, len(tokens)))
+
+    def hook_read_as(mode):
+        workdir = tmp_path / mode
+        workdir.mkdir()
+        context = SimpleNamespace(
+            config=SimpleNamespace(model=SimpleNamespace(unseen_words=mode)),
+            train_reader=_Reader(["a red jacket", "a black trousers"], [0, 1]),
+            tokenizer=SimpleNamespace(tokens=tokens),
+            workdir=str(workdir),
+        )
+        train_lib.unseen_words_hook(context, encoder, "damsm", log_fn=lambda message: None)()
+        return unseen_words.read_as(str(workdir))
+
+    assert hook_read_as("vectors_colours_and_senses") == {"blazer": "jacket", "ebony": "black"}

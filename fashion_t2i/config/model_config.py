@@ -7,7 +7,7 @@ SIMILARITY_MODES = ("t2i", "i2t", "both")
 # How words and regions attend to each other in L_similarity (`losses.cross_attention`).
 SIMILARITY_ATTENTION = ("attngan", "cosine")
 EMBEDDING_MODES = ("trainable", "projected", "projected_offsets", "table_and_projected")
-UNSEEN_WORDS_MODES = ("none", "vectors", "vectors_and_colours")
+UNSEEN_WORDS_MODES = ("none", "vectors", "vectors_and_colours", "vectors_colours_and_senses")
 # Attributes the discriminators' auxiliary heads can predict (embedded data).
 AUXILIARY_ATTRIBUTES = ("class", "colour", "pattern")
 # `image_encoder_weights` value: a trunk pretrained on the run's training images.
@@ -49,9 +49,11 @@ class ModelConfig:
             that no training caption used read as once the DAMSM has trained
             (`fashion_t2i.text.unseen_words`): `"none"` (their vector through
             the trained map, plus their untrained table row), `"vectors"` (the
-            training words nearest in the vectors) or `"vectors_and_colours"`
+            training words nearest in the vectors), `"vectors_and_colours"`
             (the same, and colour names read as the training colour names
-            nearest in colour).
+            nearest in colour) or `"vectors_colours_and_senses"` (the same,
+            and colour and garment words read as the training words their
+            WordNet senses name, `fashion_t2i.text.word_senses`).
         word_vectors_dim: size of the vectors in the modes other than `"trainable"` (50 for
             `"glove-6b-50d"`); checked against the vectors when a run starts.
         region_layer: InceptionV3 tap for region features. Keras `mixed7` is

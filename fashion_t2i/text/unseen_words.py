@@ -19,7 +19,16 @@ the training words closest to it:
   training captions (`one_colour_words`): on the embedded data "blue" (of
   "navy blue" and "sky blue"), "dark" (of "dark blue" and "dark cyan") and
   "white" (of "white dots") carry no colour of their own, and "violet"
-  read as "blue" was drawn sky blue.
+  read as "blue" was drawn sky blue;
+- with `senses` (`word_senses`), a colour or garment word reads first as the
+  training word that a synonym of its WordNet senses is or ends in ("ebony"
+  as "black" of "jet black", "blazer" as "jacket" of "sport jacket"), before
+  the colour table; then, if the colour table does not know it, as the
+  training word its nearest hypernym names ("jeans" as "trousers"). Colour
+  senses read only as the colour sources. Left-one-out over the training
+  synonyms (below) scores it 0.625 of the class and 0.514 of the colour
+  words against 0.375 and 0.486 without; hypernyms before the colour table
+  score the same, so the table keeps its place.
 
 By default both take the single nearest word. That was chosen by
 leave-one-out over the training synonyms of the embedded data (each filled
@@ -40,6 +49,7 @@ from keras import ops
 
 from fashion_t2i.text import colour_names
 from fashion_t2i.text import vocabulary
+from fashion_t2i.text import word_senses
 
 NEIGHBOURS = 1
 TEMPERATURE = 0.05
@@ -154,6 +164,7 @@ def fill_embeddings(
     temperature=TEMPERATURE,
     colour_neighbours=COLOUR_NEIGHBOURS,
     colour_scale=COLOUR_SCALE,
+    senses=None,
 ):
     """Embeddings of the unseen words, from those of the seen words (pure numpy).
 
@@ -165,6 +176,8 @@ def fill_embeddings(
         colours: `{colour name: CIELAB}` or None (see the module docstring).
         colour_sources: the seen words a colour name may read as (e.g.
             `one_colour_words`); None: every seen word that `colours` names.
+            Also the seen words a colour sense of `senses` may name.
+        senses: `word_senses.read_word_senses()` or None (see the module docstring).
 
     Returns:
         `(ids, rows, sources)`: the unseen tokens' ids [U], their embeddings
@@ -212,10 +225,25 @@ def fill_embeddings(
                     )
                     rows[row] = weights[0] @ embeddings[named[top[0]]]
                     sources[row] = named[top[0][np.argmax(weights[0])]]
+    if senses:
+        position = {tokens[i]: i for i in seen}
+        allowed = {
+            "colour": set(position) & set(position if colour_sources is None else colour_sources),
+            "garment": set(position),
+        }
+        for row, i in enumerate(unseen):
+            own, up = word_senses.sources_of(tokens[i], senses, allowed)
+            # A synonym is read before the colour table, a hypernym after it.
+            source = own or (None if colours and tokens[i] in colours else up)
+            if source:
+                rows[row] = embeddings[position[source]]
+                sources[row] = position[source]
     return unseen, rows, sources
 
 
-def fill_unseen_words(text_encoder, tokens, seen_words, use_colours=True, colour_sources=None):
+def fill_unseen_words(
+    text_encoder, tokens, seen_words, use_colours=True, colour_sources=None, use_senses=False
+):
     """Gives the unseen words of `text_encoder` the embeddings of `fill_embeddings`.
 
     Writes the trained table's rows of those words so that the encoder's
@@ -230,6 +258,8 @@ def fill_unseen_words(text_encoder, tokens, seen_words, use_colours=True, colour
         seen_words: the words of the training captions.
         use_colours: fill colour names from `colour_names` (see the module).
         colour_sources: the seen words colour names may read as (None: all).
+        use_senses: read colour and garment words as the training words their
+            WordNet senses name (`word_senses`).
 
     Returns:
         `(read_as, changed)`: `{unseen word: the seen word its row comes most
@@ -250,8 +280,9 @@ def fill_unseen_words(text_encoder, tokens, seen_words, use_colours=True, colour
     embeddings = ops.convert_to_numpy(ops.cast(text_encoder.embed(all_ids)[0], "float32"))
     vectors = ops.convert_to_numpy(ops.cast(text_encoder.embedding.embeddings, "float32"))
     colours = colour_names.read_colour_names() if use_colours else None
+    senses = word_senses.read_word_senses() if use_senses else None
     ids, rows, sources = fill_embeddings(
-        embeddings, vectors, tokens, seen_words, colours, colour_sources
+        embeddings, vectors, tokens, seen_words, colours, colour_sources, senses=senses
     )
     changed = not np.allclose(embeddings[ids], rows, rtol=0.0, atol=FILLED_ATOL)
     if changed:
