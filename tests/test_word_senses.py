@@ -60,14 +60,32 @@ def test_a_root_that_is_not_wordnet_3_0s_is_refused(tmp_path):
         word_senses.build_table(synsets, (("00000099", "colour", "a visual"),))
 
 
+def test_a_line_that_is_not_wordnets_is_named(tmp_path):
+    data = tmp_path / "data.noun"
+    data.write_text(DATA_NOUN + "\n00000099 06 n 02 cloak 0\n", encoding="latin-1")
+    with pytest.raises(ValueError, match=r"data.noun:11: not a line of a WordNet 3.0"):
+        word_senses.read_wordnet_nouns(str(data))
+    data.write_text(DATA_NOUN.replace("001 @ 00000001 n 0000 |", "001 @ 00000001 |"))
+    with pytest.raises(ValueError, match=r"data.noun:3: not a line"):
+        word_senses.read_wordnet_nouns(str(data))
+
+
 def test_a_written_table_reads_back_as_senses(tmp_path):
+    (tmp_path / "data.noun").write_text(DATA_NOUN, encoding="latin-1")
     path = tmp_path / "senses.tsv"
-    path.write_text(word_senses.HEADER + "\n".join(write_table(tmp_path)) + "\n", encoding="utf-8")
+    lines = word_senses.write_table(str(tmp_path), str(path), ROOTS)
+    assert lines == write_table(tmp_path)
     senses = word_senses.read_word_senses(str(path))
     hypernyms = (("trouser", "pant", "workwear", "dress"),)
     assert senses["jean"] == (word_senses.Sense("garment", ("blue_jean", "denim"), hypernyms),)
     assert senses["ebony"][0].hypernyms == (("black", "blackness"),)
     assert senses["color"] == (word_senses.Sense("colour", (), ()),)
+
+
+def test_a_directory_without_wordnet_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No WordNet data.noun in"):
+        word_senses.write_table(str(tmp_path), str(tmp_path / "senses.tsv"))
+    assert not (tmp_path / "senses.tsv").exists()
 
 
 def test_a_malformed_line_is_named(tmp_path):

@@ -51,21 +51,32 @@ Sense = collections.namedtuple("Sense", ["domain", "synonyms", "hypernyms"])
 
 
 def read_wordnet_nouns(path):
-    """`{offset: (lemmas, hypernym offsets, gloss)}` of a WordNet `data.noun` file."""
+    """`{offset: (lemmas, hypernym offsets, gloss)}` of a WordNet `data.noun` file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a line that is not in WordNet 3.0's data file format.
+    """
     synsets = {}
     with open(path, encoding="latin-1") as f:
-        for line in f:
-            if line.startswith("  "):
+        for number, line in enumerate(f, 1):
+            if line.startswith("  ") or not line.strip():  # the licence, blank lines
                 continue
             head, _, gloss = line.partition("|")
             fields = head.split()
-            count = int(fields[3], 16)
-            lemmas = [fields[4 + 2 * i].lower() for i in range(count)]
-            k = 4 + 2 * count
+            try:
+                count = int(fields[3], 16)
+                lemmas = [fields[4 + 2 * i].lower() for i in range(count)]
+                k = 4 + 2 * count
+                pointers = [fields[k + 1 + 4 * j : k + 5 + 4 * j] for j in range(int(fields[k]))]
+                if any(len(pointer) != 4 for pointer in pointers):
+                    raise IndexError
+            except (IndexError, ValueError):
+                raise ValueError(
+                    f"{path}:{number}: not a line of a WordNet 3.0 data.noun: {line[:80]!r}"
+                ) from None
             hypernyms = [
-                fields[k + 2 + 4 * j]
-                for j in range(int(fields[k]))
-                if fields[k + 1 + 4 * j] in ("@", "@i") and fields[k + 3 + 4 * j] == "n"
+                offset for symbol, offset, pos, _ in pointers if symbol in ("@", "@i") and pos == "n"
             ]
             synsets[fields[0]] = (lemmas, hypernyms, gloss.strip())
     return synsets
@@ -209,22 +220,33 @@ def sources_of(word, senses, sources):
     return own, up
 
 
+def write_table(wordnet_dir, output=DEFAULT_PATH, roots=ROOTS):
+    """Builds the table from `<wordnet_dir>/data.noun` into `output`; returns its lines.
+
+    Raises:
+        FileNotFoundError: `wordnet_dir` holds no `data.noun`.
+        ValueError: the file is not WordNet 3.0's (see `build_table`).
+    """
+    path = os.path.join(wordnet_dir, "data.noun")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No WordNet data.noun in {wordnet_dir!r}.")
+    lines = build_table(read_wordnet_nouns(path), roots)
+    with open(output, "w", encoding="utf-8") as f:
+        f.write(HEADER + "".join(line + "\n" for line in lines))
+    return lines
+
+
 def main(argv):
     from absl import flags
 
-    wordnet_dir, output = flags.FLAGS.wordnet_dir, flags.FLAGS.output
-    path = os.path.join(wordnet_dir, "data.noun")
-    if not os.path.isfile(path):
-        print(f"error: no WordNet data.noun in {wordnet_dir!r}", file=sys.stderr)
-        return 1
+    del argv
     try:
-        lines = build_table(read_wordnet_nouns(path))
-    except ValueError as e:
+        lines = write_table(flags.FLAGS.wordnet_dir, flags.FLAGS.output)
+    except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    with open(output, "w", encoding="utf-8") as f:
-        f.write(HEADER + "".join(line + "\n" for line in lines))
-    print(f"{len(lines)} senses of {len({l.split(chr(9))[0] for l in lines})} words -> {output}")
+    words = len({line.split("\t")[0] for line in lines})
+    print(f"{len(lines)} senses of {words} words -> {flags.FLAGS.output}")
     return 0
 
 
