@@ -210,10 +210,10 @@ def fill_embeddings(
         rows[start : start + len(block)] = np.einsum("uk,uke->ue", weights, seen_embeddings[top])
         heaviest = np.take_along_axis(top, np.argmax(weights, axis=1)[:, None], axis=1)[:, 0]
         sources[start : start + len(block)] = seen[heaviest]
+    colour_allowed = seen_words if colour_sources is None else set(colour_sources)
     if colours:
-        sources_allowed = seen_words if colour_sources is None else set(colour_sources)
         named = np.array(
-            [i for i in seen if tokens[i] in colours and tokens[i] in sources_allowed], dtype=int
+            [i for i in seen if tokens[i] in colours and tokens[i] in colour_allowed], dtype=int
         )
         if len(named):
             named_lab = np.stack([colours[tokens[i]] for i in named])
@@ -227,10 +227,7 @@ def fill_embeddings(
                     sources[row] = named[top[0][np.argmax(weights[0])]]
     if senses:
         position = {tokens[i]: i for i in seen}
-        allowed = {
-            "colour": set(position) & set(position if colour_sources is None else colour_sources),
-            "garment": set(position),
-        }
+        allowed = {"colour": set(position) & colour_allowed, "garment": set(position)}
         for row, i in enumerate(unseen):
             own, up = word_senses.sources_of(tokens[i], senses, allowed)
             # A synonym is read before the colour table, a hypernym after it.

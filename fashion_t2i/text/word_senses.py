@@ -38,7 +38,7 @@ HEADER = """\
 # Noun senses of WordNet 3.0 under colour, clothing, footwear and bags
 # (fashion_t2i/text/word_senses.py builds it): word, domain, the other lemmas
 # of the sense's synset, its hypernyms level by level (levels split by ';',
-# lemmas by ',') up to the domain's root. One line per sense, in WordNet's order.
+# lemmas by ',') up to the domain's root. One line per sense, in data.noun's order.
 #
 # WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved.
 # THIS SOFTWARE AND DATABASE IS PROVIDED "AS IS" AND PRINCETON UNIVERSITY
@@ -85,6 +85,9 @@ def read_wordnet_nouns(path):
 def build_table(synsets, roots=ROOTS):
     """TSV lines (no header) of every one-word lemma's senses under `roots`.
 
+    By lemma, and a lemma's senses in the order of `data.noun` (by offset):
+    `sources_of` takes the first sense that names a training word.
+
     Raises:
         ValueError: a root is not in `synsets` or its gloss is not the expected one.
     """
@@ -128,18 +131,16 @@ def build_table(synsets, roots=ROOTS):
             if "_" in lemma or "-" in lemma or not lemma.isalpha():
                 continue
             senses[lemma].append(
-                (
-                    offset,
-                    domain_of[offset],
-                    ",".join(other for other in lemmas if other != lemma),
-                    ";".join(",".join(level) for level in hypernym_levels(offset)),
+                "\t".join(
+                    (
+                        lemma,
+                        domain_of[offset],
+                        ",".join(other for other in lemmas if other != lemma),
+                        ";".join(",".join(level) for level in hypernym_levels(offset)),
+                    )
                 )
             )
-    return [
-        "\t".join((lemma,) + sense[1:])
-        for lemma in sorted(senses)
-        for sense in senses[lemma]
-    ]
+    return [line for lemma in sorted(senses) for line in senses[lemma]]
 
 
 @functools.lru_cache(maxsize=4)
