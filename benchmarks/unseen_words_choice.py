@@ -34,6 +34,12 @@ def define_flags():
         "Colour and garment words read first as the training words their WordNet senses "
         "name (unseen_words=vectors_colours_and_senses).",
     )
+    flags.DEFINE_bool(
+        "image_colours", False,
+        "Colour names compared with the colour of the training images each colour source "
+        "names, not with its colour in the table (unseen_words=vectors_colours_senses_and_images; "
+        "needs --one_colour_sources).",
+    )
 
 # (neighbours, temperature) of the vectors and (neighbours, scale) of the colours.
 SETTINGS = (
@@ -68,7 +74,7 @@ def single_word_values(groups):
 
 def right_share(
     tokens, vectors, seen, values, num_values, colours, setting, words=None, colour_sources=None,
-    senses=None,
+    senses=None, source_colours=None,
 ):
     """Mean share of the right value in the leave-one-out fillings of `values`' words.
 
@@ -77,6 +83,7 @@ def right_share(
         colour_sources: the seen words colour names may read as (None: all),
             as `fill_embeddings` takes them; the word left out is never one.
         senses: `word_senses.read_word_senses()` or None, as `fill_embeddings` takes it.
+        source_colours: `{seen word: CIELAB}` or None, as `fill_embeddings` takes it.
     """
     from fashion_t2i.text import unseen_words
 
@@ -94,14 +101,14 @@ def right_share(
             one_hot[kept], vectors[kept], [tokens[i] for i in kept], seen - {word}, colours,
             neighbours=neighbours, temperature=temperature,
             colour_neighbours=colour_neighbours, colour_scale=colour_scale,
-            colour_sources=colour_sources, senses=senses,
+            colour_sources=colour_sources, senses=senses, source_colours=source_colours,
         )
         assert ids[0] == 0
         shares.append(rows[0, values[word]])
     return float(np.mean(shares)), len(shares)
 
 
-def run(workdir, one_colour_sources=True, use_senses=False):
+def run(workdir, one_colour_sources=True, use_senses=False, use_images=False):
     """`[(setting, {"class": share, "colour": share})]` for every setting of `SETTINGS`.
 
     Args:
@@ -110,6 +117,11 @@ def run(workdir, one_colour_sources=True, use_senses=False):
             phase fills them; False: as any training colour name.
         use_senses: read colour and garment words as the training words
             their WordNet senses name first (`text.word_senses`).
+        use_images: compare colour names with the colour of the training
+            images each colour source names (`unseen_words.image_colours`).
+
+    Raises:
+        ValueError: `use_images` without `one_colour_sources`.
     """
     from fashion_t2i.data import attributes
     from fashion_t2i.run_context import RunContext
@@ -118,6 +130,8 @@ def run(workdir, one_colour_sources=True, use_senses=False):
     from fashion_t2i.text import word_senses
     from fashion_t2i.text import word_vectors
 
+    if use_images and not one_colour_sources:
+        raise ValueError("--image_colours needs --one_colour_sources (the colour id of each source).")
     context = RunContext.open(workdir)
     tokens = context.tokenizer.tokens
     seen, colour_sources = unseen_words.training_words(context.train_reader, one_colour_sources)
@@ -126,6 +140,9 @@ def run(workdir, one_colour_sources=True, use_senses=False):
     )
     colours = colour_names.read_colour_names()
     senses = word_senses.read_word_senses() if use_senses else None
+    source_colours = None
+    if use_images and colour_sources is not None:
+        source_colours = unseen_words.image_colours(context.train_reader, colour_sources)
     results = []
     for setting in SETTINGS:
         shares = {
@@ -136,7 +153,7 @@ def run(workdir, one_colour_sources=True, use_senses=False):
             "colour": right_share(
                 tokens, vectors, seen, single_word_values(attributes.COLOUR_WORDS),
                 len(attributes.COLOUR_WORDS), colours, setting,
-                colour_sources=colour_sources, senses=senses,
+                colour_sources=colour_sources, senses=senses, source_colours=source_colours,
             ),
         }
         results.append((setting, shares))
@@ -146,7 +163,9 @@ def run(workdir, one_colour_sources=True, use_senses=False):
 def main(argv):
     del argv
     try:
-        results = run(FLAGS.workdir, FLAGS.one_colour_sources, FLAGS.word_senses)
+        results = run(
+            FLAGS.workdir, FLAGS.one_colour_sources, FLAGS.word_senses, FLAGS.image_colours
+        )
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

@@ -112,8 +112,9 @@ flags.DEFINE_float(
 flags.DEFINE_enum(
     "unseen_words", None, UNSEEN_WORDS_MODES,
     "table_and_projected: what words no training caption used read as after the DAMSM phase: "
-    "none, the nearest training words in the vectors, that and colour names by colour, or "
-    "all that and colour and garment words by their WordNet senses.",
+    "none, the nearest training words in the vectors, that and colour names by colour, "
+    "that and colour and garment words by their WordNet senses, or all that with colour names "
+    "compared with the colour of the training images (data with colour ids).",
 )
 flags.DEFINE_integer(
     "pretrained_words", None,

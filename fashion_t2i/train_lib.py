@@ -89,7 +89,9 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
     a colour name reads only as training words that name one colour,
     `one_colour_words`; with `"vectors_colours_and_senses"` a colour or
     garment word reads first as the training word its WordNet synonyms name,
-    `text.word_senses`). Their table rows get no
+    `text.word_senses`; with `"vectors_colours_senses_and_images"` a colour
+    name is compared with the colour of the training images each source
+    names, `image_colours`). Their table rows get no
     gradient, so filling them between steps does not change training; the
     DAMSM phase fills them before each evaluation and once more at its end.
     The GAN phase starts from the filled DAMSM and fills its own (frozen)
@@ -105,10 +107,18 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
         return None
     # Every word of the training captions, cut or not from the vocabulary's
     # first part (a word below min_count may still be one of the vectors').
-    use_colours = mode in ("vectors_and_colours", "vectors_colours_and_senses")
+    use_colours = mode != "vectors"
+    use_senses = mode in ("vectors_colours_and_senses", "vectors_colours_senses_and_images")
     seen, colour_sources = unseen_words.training_words(
         context.train_reader, one_colour_sources=use_colours
     )
+    source_colours = None
+    if mode == "vectors_colours_senses_and_images" and colour_sources is not None:
+        source_colours = unseen_words.image_colours(context.train_reader, colour_sources)
+        log_fn(
+            f"[{phase}] colour names compared with the colour of the training images of "
+            f"{len(source_colours)} training words"
+        )
     written = False
 
     def hook(step=None, writer=None):
@@ -117,7 +127,7 @@ def unseen_words_hook(context, text_encoder, phase, log_fn=log):
         read_as, changed = unseen_words.fill_unseen_words(
             text_encoder, context.tokenizer.tokens, seen,
             use_colours=use_colours, colour_sources=colour_sources,
-            use_senses=mode == "vectors_colours_and_senses",
+            use_senses=use_senses, source_colours=source_colours,
         )
         if not written:
             written = True

@@ -219,6 +219,12 @@ def test_unseen_words_choice_scores_the_share_of_the_right_value():
         assert unseen_words_choice.right_share(
             tokens, vectors, set(values), values, 2, colours, setting, senses=with_senses
         ) == (pytest.approx(share), 4)
+    # Or unless the colour of the images each source names puts navy nearest.
+    images = {"red": np.full(3, 0.0), "scarlet": np.full(3, 0.0), "navy": np.full(3, 4.0),
+              "blue": np.full(3, 4.0)}
+    assert unseen_words_choice.right_share(
+        tokens, vectors, set(values), values, 2, colours, setting, source_colours=images
+    ) == (pytest.approx(1.0), 4)
 
 
 def test_trunk_step_benchmark_times_the_pretraining_and_restores_the_policy():

@@ -280,7 +280,7 @@ def test_word_table_dropout_needs_table_and_projected_and_a_rate_below_one():
 
 
 def test_unseen_words_needs_a_known_mode_and_table_and_projected():
-    with pytest.raises(ValueError, match=r"unseen_words must be one of \('none', 'vectors', 'vectors_and_colours', 'vectors_colours_and_senses'\), got 'all'"):
+    with pytest.raises(ValueError, match=r"unseen_words must be one of \('none', 'vectors', 'vectors_and_colours', 'vectors_colours_and_senses', 'vectors_colours_senses_and_images'\), got 'all'"):
         ModelConfig(
             embedding_mode="table_and_projected", word_vectors_path="glove-6b-50d",
             unseen_words="all",
@@ -291,7 +291,7 @@ def test_unseen_words_needs_a_known_mode_and_table_and_projected():
         )
     assert ModelConfig().unseen_words == "none"
     for preset in ("demo", "catalogue", "fashiongen"):
-        assert get_preset(preset).model.unseen_words == "vectors_colours_and_senses"
+        assert get_preset(preset).model.unseen_words == "vectors_colours_senses_and_images"
 
 
 @pytest.mark.parametrize("name", ["checkpoint_every", "log_every", "max_checkpoints"])

@@ -144,8 +144,9 @@ def test_training_words_are_the_caption_words_and_their_one_colour_sources():
     captions = ["A navy blue dress", "a sky blue top", "Scarlet shoes!"]
     seen, sources = unseen_words.training_words(StandInReader(captions, [1, 2, 0]))
     assert seen == {"a", "navy", "blue", "dress", "sky", "top", "scarlet", "shoes"}
-    assert sources == unseen_words.one_colour_words(captions, [1, 2, 0])
-    assert sources == {"navy", "dress", "sky", "top", "scarlet", "shoes"}
+    assert set(sources) == unseen_words.one_colour_words(captions, [1, 2, 0])
+    # Each source with the colour id it names.
+    assert sources == {"navy": 1, "dress": 1, "sky": 2, "top": 2, "scarlet": 0, "shoes": 0}
     # Without attribute ids, or not asked for: every seen colour name is a source.
     assert unseen_words.training_words(StandInReader(captions)) == (seen, None)
     assert unseen_words.training_words(StandInReader(captions, [1, 2, 0]), False) == (seen, None)
@@ -175,6 +176,100 @@ def test_colour_names_read_only_as_the_colour_sources():
         embeddings, vectors, tokens, SEEN, colours, colour_sources={"a"}
     )
     np.testing.assert_allclose(rows[-1], [0, 1, 0])
+
+
+def test_colour_names_compare_with_the_source_colours_when_given():
+    tokens = ["[PAD]", "[UNK]", "navy", "plum", "a", "indigo"]
+    vectors = np.array([[0, 0], [0, 0], [1, 0], [0, 1], [1, 1], [0.1, 1]], dtype=np.float64)
+    embeddings = np.vstack([np.zeros(3), np.full(3, 5.0), np.eye(3), [8, 8, 8]])
+    seen = {"navy", "plum", "a"}
+    # In the table indigo is nearer plum; in the images the captions' "navy"
+    # names, nearer navy ("plum" names products of another colour).
+    colours = {"indigo": np.array([20.0, 50, -60]), "navy": np.array([10.0, 30, -60]),
+               "plum": np.array([25.0, 45, -50])}
+    images = {"navy": np.array([18.0, 50, -58]), "plum": np.array([40.0, 60, -30])}
+    _, rows, sources = unseen_words.fill_embeddings(embeddings, vectors, tokens, seen, colours)
+    assert tokens[sources[0]] == "plum"
+    _, rows, sources = unseen_words.fill_embeddings(
+        embeddings, vectors, tokens, seen, colours, source_colours=images
+    )
+    assert tokens[sources[0]] == "navy"
+    np.testing.assert_array_equal(rows[0], [1, 0, 0])
+    # A seen word without an image colour is no colour source, even if the table names it.
+    _, _, sources = unseen_words.fill_embeddings(
+        embeddings, vectors, tokens, seen, colours, source_colours={"plum": images["plum"]}
+    )
+    assert tokens[sources[0]] == "plum"
+    # Nor is one the table does not name, whatever its images.
+    _, _, sources = unseen_words.fill_embeddings(
+        embeddings, vectors, tokens, seen, colours,
+        source_colours={**images, "a": colours["indigo"]},
+    )
+    assert tokens[sources[0]] == "navy"
+    # Names of one colour in the images: the table's nearer name first.
+    same = {"navy": images["navy"], "plum": images["navy"]}
+    _, _, sources = unseen_words.fill_embeddings(
+        embeddings, vectors, tokens, seen, colours, source_colours=same
+    )
+    assert tokens[sources[0]] == "plum"
+    _, rows, _ = unseen_words.fill_embeddings(
+        embeddings, vectors, tokens, seen, colours, source_colours=same, colour_neighbours=2
+    )
+    np.testing.assert_allclose(rows[0], [0.5, 0.5, 0])  # equal weights over the tie
+
+
+def _coloured(rgb, size=4, background=0):
+    """A [size, size, 3] uint8 image: `rgb` inside, white on the first `background` rows."""
+    image = np.empty((size, size, 3), np.uint8)
+    image[:] = rgb
+    image[:background] = 255
+    return image
+
+
+def test_a_colour_ids_colour_is_the_median_of_its_product_pixels():
+    red, dark_red, pale = (200, 30, 35), (150, 20, 25), (250, 245, 245)
+    images = np.stack([
+        _coloured(red, background=1),  # 12 red pixels
+        _coloured(dark_red, background=3),  # 4 dark red pixels
+        _coloured(pale),  # pale: within PRODUCT_DISTANCE of white, background
+        _coloured((25, 35, 110)),
+    ])
+    lab = unseen_words.colour_id_colours(images, [0, 0, 0, 2], 4)
+    np.testing.assert_allclose(lab[0], colour_names.srgb_to_lab(red))  # 12 of 16 pixels red
+    np.testing.assert_allclose(lab[2], colour_names.srgb_to_lab([25, 35, 110]))
+    assert np.isnan(lab[1]).all() and np.isnan(lab[3]).all()  # no image / none past the id
+    assert np.linalg.norm(colour_names.srgb_to_lab(pale) - [100, 0, 0]) < (
+        unseen_words.PRODUCT_DISTANCE
+    )
+    # With the pale image's pixels counted as the product's, the median moves.
+    moved = unseen_words.colour_id_colours(images, [0, 0, 0, 2], 4, product_distance=0.0)
+    assert not np.allclose(moved[0], lab[0])
+
+
+class _ImageReader:
+    """The part of `FashionGenReader` that `image_colours` reads."""
+
+    block_size = 2
+
+    def __init__(self, images, colour_ids):
+        self.images, self.colour_ids = np.asarray(images), np.asarray(colour_ids)
+        self.valid_rows = np.arange(len(images))
+        self.reads = []
+
+    def read_rows(self, rows):
+        self.reads.append(list(rows))
+        return {"image": self.images[rows], "colour_id": self.colour_ids[rows]}
+
+
+def test_image_colours_give_each_source_its_colour_ids_colour():
+    olive, brown = (120, 120, 30), (120, 70, 30)
+    reader = _ImageReader([_coloured(olive), _coloured(brown), _coloured(olive),
+                           _coloured(brown), _coloured((0, 0, 0))], [0, 1, 0, 1, 2])
+    lab = unseen_words.image_colours(reader, {"navy": 0, "coffee": 1, "ink": 2}, max_rows=4)
+    assert reader.reads == [[0, 1], [2, 3]]  # in blocks, the first max_rows rows only
+    assert set(lab) == {"navy", "coffee"}  # no image of colour 2 among them
+    np.testing.assert_allclose(lab["navy"], colour_names.srgb_to_lab(olive))
+    np.testing.assert_allclose(lab["coffee"], colour_names.srgb_to_lab(brown))
 
 
 def test_special_tokens_are_neither_neighbours_nor_filled():
@@ -311,3 +406,49 @@ def test_the_training_hook_reads_garment_words_by_their_senses(tmp_path):
         return unseen_words.read_as(str(workdir))
 
     assert hook_read_as("vectors_colours_and_senses") == {"blazer": "jacket", "ebony": "black"}
+
+
+class _ImageCaptionReader(_Reader):
+    """`_Reader` with the images `image_colours` reads."""
+
+    block_size = 256
+
+    def __init__(self, captions, colour_ids, rgb):
+        super().__init__(captions, colour_ids)
+        self.valid_rows = np.arange(len(captions))
+        self._images = np.stack([_coloured(rgb[c]) for c in colour_ids])
+
+    def read_rows(self, rows):
+        return {"image": self._images[rows], "colour_id": np.asarray(self._colour_ids)[rows]}
+
+
+def test_the_training_hook_compares_colour_names_with_the_training_images(tmp_path):
+    tokens = ["[PAD]", "[UNK]", "a", "navy", "coffee", "top", "khaki"]
+    encoder = TextEncoder(
+        len(tokens), embedding_dim=3, joint_dim=4, pretrained_dim=2,
+        embeddings_initializer="uniform", word_table=True,
+    )
+    encoder.build((1, len(tokens)))
+    names = colour_names.read_colour_names()
+    assert np.linalg.norm(names["khaki"] - names["coffee"]) < np.linalg.norm(
+        names["khaki"] - names["navy"]
+    )
+    # Here the captions' "navy" names olive products: khaki's colour is theirs.
+    reader = _ImageCaptionReader(
+        ["a navy top", "a coffee top"], [0, 1], rgb=((120, 120, 30), (120, 70, 30))
+    )
+    messages = []
+
+    def hook_read_as(mode):
+        workdir = tmp_path / mode
+        workdir.mkdir()
+        context = SimpleNamespace(
+            config=SimpleNamespace(model=SimpleNamespace(unseen_words=mode)),
+            train_reader=reader, tokenizer=SimpleNamespace(tokens=tokens), workdir=str(workdir),
+        )
+        train_lib.unseen_words_hook(context, encoder, "damsm", log_fn=messages.append)()
+        return unseen_words.read_as(str(workdir))
+
+    assert hook_read_as("vectors_colours_and_senses")["khaki"] == "coffee"
+    assert hook_read_as("vectors_colours_senses_and_images")["khaki"] == "navy"
+    assert any("training images of 2 training words" in m for m in messages)

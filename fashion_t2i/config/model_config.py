@@ -7,7 +7,13 @@ SIMILARITY_MODES = ("t2i", "i2t", "both")
 # How words and regions attend to each other in L_similarity (`losses.cross_attention`).
 SIMILARITY_ATTENTION = ("attngan", "cosine")
 EMBEDDING_MODES = ("trainable", "projected", "projected_offsets", "table_and_projected")
-UNSEEN_WORDS_MODES = ("none", "vectors", "vectors_and_colours", "vectors_colours_and_senses")
+UNSEEN_WORDS_MODES = (
+    "none",
+    "vectors",
+    "vectors_and_colours",
+    "vectors_colours_and_senses",
+    "vectors_colours_senses_and_images",
+)
 # Attributes the discriminators' auxiliary heads can predict (embedded data).
 AUXILIARY_ATTRIBUTES = ("class", "colour", "pattern")
 # `image_encoder_weights` value: a trunk pretrained on the run's training images.
@@ -51,9 +57,13 @@ class ModelConfig:
             the trained map, plus their untrained table row), `"vectors"` (the
             training words nearest in the vectors), `"vectors_and_colours"`
             (the same, and colour names read as the training colour names
-            nearest in colour) or `"vectors_colours_and_senses"` (the same,
+            nearest in colour), `"vectors_colours_and_senses"` (the same,
             and colour and garment words read as the training words their
-            WordNet senses name, `fashion_t2i.text.word_senses`).
+            WordNet senses name, `fashion_t2i.text.word_senses`) or
+            `"vectors_colours_senses_and_images"` (the same, and with colour
+            ids in the data a colour name is compared with the colour of the
+            training images each training word names, not with the word's
+            colour in the table).
         word_vectors_dim: size of the vectors in the modes other than `"trainable"` (50 for
             `"glove-6b-50d"`); checked against the vectors when a run starts.
         region_layer: InceptionV3 tap for region features. Keras `mixed7` is

@@ -68,9 +68,10 @@ def _demo():
             # Words no training caption used read as the training word
             # nearest to them (colour names by colour): on held-out synonyms,
             # colour 0.106 -> 0.505, class 0.370 -> 0.657; colour and garment
-            # words first as the training word their WordNet synonyms name
+            # words first as the training word their WordNet synonyms name;
+            # colour names compared with the training images' colours
             # (docs/RESULTS.md, "Words no caption used").
-            unseen_words="vectors_colours_and_senses",
+            unseen_words="vectors_colours_senses_and_images",
             embedding_dim=64,
             joint_dim=128,
             # No ImageNet weights offline: the trunk is first trained on the
@@ -182,7 +183,7 @@ def _catalogue():
         model=ModelConfig(
             word_vectors_path="glove-6b-50d",
             embedding_mode="table_and_projected",
-            unseen_words="vectors_colours_and_senses",
+            unseen_words="vectors_colours_senses_and_images",
             embedding_dim=64,
             joint_dim=128,
             # ImageNet weights cannot be downloaded offline: the encoder starts
@@ -233,7 +234,7 @@ def _fashiongen():
         model=ModelConfig(
             word_vectors_path="glove-6b-50d",
             embedding_mode="table_and_projected",
-            unseen_words="vectors_colours_and_senses",
+            unseen_words="vectors_colours_senses_and_images",
             embedding_dim=300,
             joint_dim=256,
             image_encoder_size=299,

@@ -58,6 +58,11 @@ COLOUR_SCALE = 10.0
 # Share of a training word's captions that must describe one colour for the
 # word to be a source of colour names (`one_colour_words`).
 ONE_COLOUR_SHARE = 0.9
+# Training rows whose images measure the colour of each colour id
+# (`image_colours`), and the CIELAB distance from white beyond which a pixel
+# is the product's rather than the background's.
+COLOUR_ROWS = 5000
+PRODUCT_DISTANCE = 25.0
 # Tokens that are not words: never a neighbour, never filled.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]")
 # What each filled word reads as, written into a run by its DAMSM phase and
@@ -107,11 +112,11 @@ def one_colour_words(captions, colour_ids, min_share=ONE_COLOUR_SHARE):
     captions = list(captions)
     if len(captions) != len(colour_ids):
         raise ValueError(f"{len(colour_ids)} colour ids for {len(captions)} captions.")
-    return _one_colour(vocabulary.caption_words(captions), colour_ids, min_share)
+    return set(_one_colour(vocabulary.caption_words(captions), colour_ids, min_share))
 
 
 def _one_colour(caption_words, colour_ids, min_share):
-    """`one_colour_words` over captions already split into words."""
+    """`{word: the colour id it names}` of `one_colour_words` over captions split into words."""
     if not 0.0 < min_share <= 1.0:
         raise ValueError(f"min_share must be in (0, 1], got {min_share}.")
     counts = {}
@@ -119,11 +124,12 @@ def _one_colour(caption_words, colour_ids, min_share):
         for word in set(words):
             per_colour = counts.setdefault(word, {})
             per_colour[int(colour)] = per_colour.get(int(colour), 0) + 1
-    return {
-        word
-        for word, per_colour in counts.items()
-        if max(per_colour.values()) >= min_share * sum(per_colour.values())
-    }
+    named = {}
+    for word, per_colour in counts.items():
+        colour, count = max(per_colour.items(), key=lambda item: (item[1], -item[0]))
+        if count >= min_share * sum(per_colour.values()):
+            named[word] = colour
+    return named
 
 
 def training_words(reader, one_colour_sources=True):
@@ -136,9 +142,9 @@ def training_words(reader, one_colour_sources=True):
             colour in these captions (`one_colour_words`).
 
     Returns:
-        The set of words the captions use and the set of colour sources, or
-        None (every seen colour name) without `one_colour_sources` or
-        without attribute ids in the data.
+        The set of words the captions use and `{colour source: the colour id
+        it names}`, or None (every seen colour name) without
+        `one_colour_sources` or without attribute ids in the data.
     """
     caption_words = list(vocabulary.caption_words(reader.captions()))
     seen = {word for words in caption_words for word in words}
@@ -153,6 +159,62 @@ def training_words(reader, one_colour_sources=True):
     return seen, sources
 
 
+def colour_id_colours(images, colour_ids, num_colours, product_distance=PRODUCT_DISTANCE):
+    """CIELAB [num_colours, 3] of each colour id: the median of its products' pixels.
+
+    A pixel is the product's when it lies farther than `product_distance`
+    from white in CIELAB (the images are products on white); the median,
+    channel by channel, over every such pixel of the id's images.
+
+    Args:
+        images: uint8 [N, H, W, 3] sRGB.
+        colour_ids: [N] ints in [0, num_colours).
+
+    Returns:
+        float64 [num_colours, 3]; NaN rows for ids without a product pixel.
+    """
+    lab = colour_names.srgb_to_lab(np.asarray(images).reshape(len(images), -1, 3))
+    colour_ids = np.asarray(colour_ids)
+    white = colour_names.srgb_to_lab([255, 255, 255])
+    out = np.full((num_colours, 3), np.nan)
+    for colour in range(num_colours):
+        pixels = lab[colour_ids == colour].reshape(-1, 3)
+        pixels = pixels[np.linalg.norm(pixels - white, axis=1) > product_distance]
+        if len(pixels):
+            out[colour] = np.median(pixels, axis=0)
+    return out
+
+
+def image_colours(reader, sources, max_rows=COLOUR_ROWS):
+    """`{colour source: CIELAB}`: the colour of the training images each source names.
+
+    Measured on the first `max_rows` usable rows of `reader`
+    (`colour_id_colours`, every other pixel of every other row), so that a
+    colour name reads as the training word whose products have its colour,
+    whatever the word is called: on the embedded data "khaki" (olive in the
+    survey's table and the captions') is nearer the olive products than any
+    training word's survey colour.
+
+    Args:
+        reader: a `FashionGenReader` with attribute ids.
+        sources: `{colour source: colour id}` (`training_words`).
+
+    Returns:
+        `{word: CIELAB [3]}` of the sources whose colour id has images there.
+    """
+    rows = reader.valid_rows[:max_rows]
+    images, colour_ids = [], []
+    for start in range(0, len(rows), reader.block_size):
+        block = reader.read_rows(rows[start : start + reader.block_size])
+        images.append(block["image"][:, ::2, ::2])
+        colour_ids.append(block["colour_id"])
+    num_colours = max(sources.values(), default=-1) + 1
+    lab = colour_id_colours(np.concatenate(images), np.concatenate(colour_ids), num_colours)
+    return {
+        word: lab[colour] for word, colour in sources.items() if not np.isnan(lab[colour, 0])
+    }
+
+
 def fill_embeddings(
     embeddings,
     vectors,
@@ -165,6 +227,7 @@ def fill_embeddings(
     colour_neighbours=COLOUR_NEIGHBOURS,
     colour_scale=COLOUR_SCALE,
     senses=None,
+    source_colours=None,
 ):
     """Embeddings of the unseen words, from those of the seen words (pure numpy).
 
@@ -178,6 +241,12 @@ def fill_embeddings(
             `one_colour_words`); None: every seen word that `colours` names.
             Also the seen words a colour sense of `senses` may name.
         senses: `word_senses.read_word_senses()` or None (see the module docstring).
+        source_colours: `{seen word: CIELAB}` (`image_colours`) or None: the
+            colour a colour name is compared with is the seen word's there,
+            not its colour in `colours`; a seen word it leaves out, or that
+            `colours` does not name ("kelly" of "kelly green"), is no colour
+            source. Of equally near sources (one colour of the images) the
+            one `colours` places nearest the name comes first.
 
     Returns:
         `(ids, rows, sources)`: the unseen tokens' ids [U], their embeddings
@@ -213,18 +282,30 @@ def fill_embeddings(
     colour_allowed = seen_words if colour_sources is None else set(colour_sources)
     if colours:
         named = np.array(
-            [i for i in seen if tokens[i] in colours and tokens[i] in colour_allowed], dtype=int
+            [
+                i for i in seen
+                if tokens[i] in colours and tokens[i] in colour_allowed
+                and (source_colours is None or tokens[i] in source_colours)
+            ],
+            dtype=int,
         )
         if len(named):
-            named_lab = np.stack([colours[tokens[i]] for i in named])
+            named_table = np.stack([colours[tokens[i]] for i in named])
+            named_lab = named_table
+            if source_colours is not None:
+                named_lab = np.stack([source_colours[tokens[i]] for i in named])
             for row, i in enumerate(unseen):
                 if tokens[i] in colours:
-                    distances = np.linalg.norm(named_lab - colours[tokens[i]], axis=1)
-                    top, weights = softmax_neighbours(
-                        -distances[None], colour_neighbours, 1.0 / colour_scale
-                    )
-                    rows[row] = weights[0] @ embeddings[named[top[0]]]
-                    sources[row] = named[top[0][np.argmax(weights[0])]]
+                    lab = colours[tokens[i]]
+                    distances = np.linalg.norm(named_lab - lab, axis=1)
+                    # Equally near sources (names of one colour of the images):
+                    # the one the table places nearest first.
+                    table_distances = np.linalg.norm(named_table - lab, axis=1)
+                    top = np.lexsort((table_distances, distances))[:colour_neighbours]
+                    weights = np.exp(-(distances[top] - distances[top[0]]) / colour_scale)
+                    weights /= weights.sum()
+                    rows[row] = weights @ embeddings[named[top]]
+                    sources[row] = named[top[np.argmax(weights)]]
     if senses:
         position = {tokens[i]: i for i in seen}
         allowed = {"colour": set(position) & colour_allowed, "garment": set(position)}
@@ -239,7 +320,8 @@ def fill_embeddings(
 
 
 def fill_unseen_words(
-    text_encoder, tokens, seen_words, use_colours=True, colour_sources=None, use_senses=False
+    text_encoder, tokens, seen_words, use_colours=True, colour_sources=None, use_senses=False,
+    source_colours=None,
 ):
     """Gives the unseen words of `text_encoder` the embeddings of `fill_embeddings`.
 
@@ -257,6 +339,8 @@ def fill_unseen_words(
         colour_sources: the seen words colour names may read as (None: all).
         use_senses: read colour and garment words as the training words their
             WordNet senses name (`word_senses`).
+        source_colours: `{seen word: CIELAB}` to compare colour names with
+            (`image_colours`), or None: the seen words' colours in the table.
 
     Returns:
         `(read_as, changed)`: `{unseen word: the seen word its row comes most
@@ -279,7 +363,8 @@ def fill_unseen_words(
     colours = colour_names.read_colour_names() if use_colours else None
     senses = word_senses.read_word_senses() if use_senses else None
     ids, rows, sources = fill_embeddings(
-        embeddings, vectors, tokens, seen_words, colours, colour_sources, senses=senses
+        embeddings, vectors, tokens, seen_words, colours, colour_sources, senses=senses,
+        source_colours=source_colours,
     )
     changed = not np.allclose(embeddings[ids], rows, rtol=0.0, atol=FILLED_ATOL)
     if changed:
