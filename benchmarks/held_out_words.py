@@ -8,8 +8,14 @@ word, "a <colour> <word>" for each colour. The run's attribute classifier
 says which colour or class each image shows; the table gives the share
 drawn right and the value drawn most.
 
+With `--words=colour_sources` the colour rows are instead the training
+words that a colour name may read as (`unseen_words.training_words`: the
+words that name one colour in the training captions), each alone in
+"a <word> <class>": how well each stands for its colour without the rest of
+its phrase ("kelly" of "kelly green").
+
 Run:
-    python -m benchmarks.held_out_words --workdir runs/demo [--seeds 4]
+    python -m benchmarks.held_out_words --workdir runs/demo [--seeds 4] [--words colour_sources]
 """
 
 import collections
@@ -27,15 +33,27 @@ FLAGS = flags.FLAGS
 def define_flags():
     flags.DEFINE_string("workdir", "runs/demo", "A trained run (embedded data).")
     flags.DEFINE_integer("seeds", 4, "Seeds per caption.")
+    flags.DEFINE_enum(
+        "words", "held_out", ("held_out", "colour_sources"),
+        "held_out: the held-out colour and class synonyms; colour_sources: the training "
+        "words that name one colour, each alone.",
+    )
 
 
-def captions_of(attribute):
-    """`[(held-out word, true value, [captions])]` of `"colour"` or `"class"`."""
+def captions_of(attribute, colour_words=None):
+    """`[(word, true value, [captions])]` of `"colour"` or `"class"`.
+
+    Args:
+        colour_words: `{word: colour id}` of the colour rows, in their order;
+            None: the held-out colour words.
+    """
     from fashion_t2i.data import attributes
 
     rows = []
     if attribute == "colour":
-        for value, word in enumerate(attributes.HELD_OUT_COLOUR_WORDS):
+        if colour_words is None:
+            colour_words = {w: v for v, w in enumerate(attributes.HELD_OUT_COLOUR_WORDS)}
+        for word, value in colour_words.items():
             texts = [
                 f"{attributes.article(words[0], word)}{word} {words[0]}"
                 for words in attributes.CLASS_WORDS
@@ -52,13 +70,24 @@ def captions_of(attribute):
     return rows
 
 
-def drawn(workdir, seeds):
-    """`{attribute: [(word, true value, predicted values [N])]}` for both attributes."""
+def drawn(workdir, seeds, words="held_out"):
+    """`{attribute: [(word, true value, predicted values [N])]}`.
+
+    Both attributes for the held-out words; the colour for `"colour_sources"`.
+    """
     from fashion_t2i import evaluation
     from fashion_t2i.run_context import RunContext
+    from fashion_t2i.text import unseen_words
     from fashion_t2i.text_to_image import TextToImage
 
     context = RunContext.open(workdir)
+    colour_words, kinds = None, ("colour", "class")
+    if words == "colour_sources":
+        _, sources = unseen_words.training_words(context.train_reader)
+        if sources is None:
+            raise ValueError(f"{workdir}: its training data has no colour ids.")
+        colour_words = dict(sorted(sources.items(), key=lambda item: (item[1], item[0])))
+        kinds = ("colour",)
     model = TextToImage.from_workdir(workdir, max_batch=64)
     size = context.config.model.stage_sizes[-1]
     classifier, _ = evaluation.attribute_classifier(
@@ -66,9 +95,9 @@ def drawn(workdir, seeds):
         seed=context.config.data.seed, log_fn=lambda message: None,
     )
     result = {}
-    for attribute in ("colour", "class"):
+    for attribute in kinds:
         result[attribute] = []
-        for word, value, texts in captions_of(attribute):
+        for word, value, texts in captions_of(attribute, colour_words):
             captions = [text for text in texts for _ in range(seeds)]
             images = evaluation.generate_images(
                 model, captions, list(range(len(captions))), log_fn=lambda message: None
@@ -102,7 +131,7 @@ def main(argv):
     del argv
     if FLAGS.seeds < 1:
         raise app.UsageError("--seeds must be >= 1.")
-    return print_report(lambda: drawn(FLAGS.workdir, FLAGS.seeds), report)
+    return print_report(lambda: drawn(FLAGS.workdir, FLAGS.seeds, FLAGS.words), report)
 
 
 if __name__ == "__main__":

@@ -148,6 +148,12 @@ def test_held_out_word_captions_name_each_word_with_every_other_attribute():
     ]
     assert classes[0][2][:2] == ["red jeans", "navy blue jeans"]
     assert classes[1][2][4] == "an olive cardigan"
+    # Other colour words, such as the training words that name one colour, in their order.
+    sources = held_out_words.captions_of("colour", {"kelly": 3, "apricot": 6})
+    assert [(word, value, texts[1]) for word, value, texts in sources] == [
+        ("kelly", 3, "kelly trousers"), ("apricot", 6, "apricot trousers"),
+    ]
+    assert sources[1][2][0] == "an apricot t-shirt"
 
 
 def test_held_out_word_report_counts_what_is_drawn():
