@@ -272,6 +272,19 @@ def test_image_colours_give_each_source_its_colour_ids_colour():
     np.testing.assert_allclose(lab["coffee"], colour_names.srgb_to_lab(brown))
 
 
+def test_image_colours_subsample_each_image(monkeypatch):
+    # Olive on even rows and columns, brown elsewhere: 4 of 16 pixels olive.
+    olive, brown = (120, 120, 30), (120, 70, 30)
+    image = _coloured(brown)
+    image[::2, ::2] = olive
+    reader = _ImageReader([image], [0])
+    whole = unseen_words.image_colours(reader, {"coffee": 0})
+    np.testing.assert_allclose(whole["coffee"], colour_names.srgb_to_lab(brown))
+    monkeypatch.setattr(unseen_words, "COLOUR_SIDE", 2)  # every other pixel of every other row
+    sampled = unseen_words.image_colours(reader, {"coffee": 0})
+    np.testing.assert_allclose(sampled["coffee"], colour_names.srgb_to_lab(olive))
+
+
 def test_special_tokens_are_neither_neighbours_nor_filled():
     seen = SEEN | {"[UNK]"}
     ids, rows, _ = unseen_words.fill_embeddings(EMBEDDINGS, VECTORS, TOKENS, seen, neighbours=3)

@@ -71,6 +71,8 @@ ONE_COLOUR_SHARE = 0.9
 # is the product's rather than the background's.
 COLOUR_ROWS = 5000
 PRODUCT_DISTANCE = 25.0
+# Images are subsampled to about this many pixels a side to be measured.
+COLOUR_SIDE = 32
 # Tokens that are not words: never a neighbour, never filled.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]")
 # What each filled word reads as, written into a run by its DAMSM phase and
@@ -197,11 +199,11 @@ def image_colours(reader, sources, max_rows=COLOUR_ROWS):
     """`{colour source: CIELAB}`: the colour of the training images each source names.
 
     Measured on the first `max_rows` usable rows of `reader`
-    (`colour_id_colours`, every other pixel of every other row), so that a
-    colour name reads as the training word whose products have its colour,
-    whatever the word is called: on the embedded data "khaki" (olive in the
-    survey's table and the captions') is nearer the olive products than any
-    training word's survey colour.
+    (`colour_id_colours`, each image subsampled to about `COLOUR_SIDE`
+    pixels a side), so that a colour name reads as the training word whose
+    products have its colour, whatever the table says of the word: on the
+    embedded data "khaki" (#aaa662 in the table, nearest the table's
+    "coffee") is nearest the olive products, which the captions call olive.
 
     Args:
         reader: a `FashionGenReader` with attribute ids.
@@ -214,7 +216,8 @@ def image_colours(reader, sources, max_rows=COLOUR_ROWS):
     images, colour_ids = [], []
     for start in range(0, len(rows), reader.block_size):
         block = reader.read_rows(rows[start : start + reader.block_size])
-        images.append(block["image"][:, ::2, ::2])
+        step = max(1, block["image"].shape[1] // COLOUR_SIDE)
+        images.append(block["image"][:, ::step, ::step])
         colour_ids.append(block["colour_id"])
     num_colours = max(sources.values(), default=-1) + 1
     lab = colour_id_colours(np.concatenate(images), np.concatenate(colour_ids), num_colours)
