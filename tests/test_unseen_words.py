@@ -57,6 +57,21 @@ def test_softmax_neighbours_keeps_the_highest_scores_and_weighs_them():
     np.testing.assert_allclose(weights, [[first, 1 - first]])
 
 
+def test_softmax_neighbours_breaks_ties_by_the_lower_tie_break():
+    scores = [[0.5, 0.9, 0.9, 0.9]]
+    top, _ = unseen_words.softmax_neighbours(scores, count=2, sharpness=1.0)
+    np.testing.assert_array_equal(top, [[1, 2]])  # by index without one
+    top, weights = unseen_words.softmax_neighbours(
+        scores, count=3, sharpness=1.0, tie_break=[[0.0, 3.0, 1.0, 2.0]]
+    )
+    np.testing.assert_array_equal(top, [[2, 3, 1]])
+    np.testing.assert_allclose(weights, [[1 / 3, 1 / 3, 1 / 3]])
+    # The tie break never outranks a higher score.
+    top, _ = unseen_words.softmax_neighbours(scores, count=4, sharpness=1.0,
+                                             tie_break=[[-9.0, 3.0, 1.0, 2.0]])
+    np.testing.assert_array_equal(top, [[2, 3, 1, 0]])
+
+
 def test_more_neighbours_than_candidates_takes_them_all():
     top, weights = unseen_words.softmax_neighbours([[1.0, 1.0]], count=5, sharpness=3.0)
     np.testing.assert_array_equal(top, [[0, 1]])

@@ -86,15 +86,19 @@ CHUNK = 1024
 FILLED_ATOL = 1e-5
 
 
-def softmax_neighbours(scores, count, sharpness):
+def softmax_neighbours(scores, count, sharpness, tie_break=None):
     """Indices [U, k] and weights [U, k] of the `count` highest `scores` [U, S] per row.
 
     The weights are a softmax of the chosen scores times `sharpness`; they
-    sum to 1 per row. `count` is capped at S.
+    sum to 1 per row. `count` is capped at S. Equal scores go in order of
+    the lower `tie_break` [U, S] first, or of their index without it.
     """
     scores = np.asarray(scores, dtype=np.float64)
     count = min(count, scores.shape[1])
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :count]
+    if tie_break is None:
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :count]
+    else:
+        top = np.lexsort((np.asarray(tie_break, dtype=np.float64), -scores), axis=1)[:, :count]
     chosen = np.take_along_axis(scores, top, axis=1) * sharpness
     weights = np.exp(chosen - chosen.max(axis=1, keepdims=True))
     return top, weights / weights.sum(axis=1, keepdims=True)
@@ -308,15 +312,15 @@ def fill_embeddings(
             for row, i in enumerate(unseen):
                 if tokens[i] in colours:
                     lab = colours[tokens[i]]
-                    distances = np.linalg.norm(named_lab - lab, axis=1)
                     # Equally near sources (names of one colour of the images):
                     # the one the table places nearest first.
-                    table_distances = np.linalg.norm(named_table - lab, axis=1)
-                    top = np.lexsort((table_distances, distances))[:colour_neighbours]
-                    weights = np.exp(-(distances[top] - distances[top[0]]) / colour_scale)
-                    weights /= weights.sum()
-                    rows[row] = weights @ embeddings[named[top]]
-                    sources[row] = named[top[np.argmax(weights)]]
+                    top, weights = softmax_neighbours(
+                        -np.linalg.norm(named_lab - lab, axis=1)[None], colour_neighbours,
+                        1.0 / colour_scale,
+                        tie_break=np.linalg.norm(named_table - lab, axis=1)[None],
+                    )
+                    rows[row] = weights[0] @ embeddings[named[top[0]]]
+                    sources[row] = named[top[0][np.argmax(weights[0])]]
     if senses:
         position = {tokens[i]: i for i in seen}
         allowed = {"colour": set(position) & colour_allowed, "garment": set(position)}
