@@ -53,12 +53,16 @@ def trunk_stamp(config, train_path):
     """What the cached trunk depends on: its config, the image sizes, the training file.
 
     The file is identified by its absolute path, size and modification time
-    (the embedded data builder rewrites it when its format changes).
+    (the embedded data builder rewrites it when its format changes). A trunk
+    trained under mixed precision (`RuntimeConfig.mixed_precision`) has other
+    weights than a float32 one, so the policy is part of the stamp; it is
+    written only when it is not float32, so that float32 trunks cached before
+    it was recorded still match.
     """
     stat = os.stat(train_path)
     # Every TrunkConfig field, as JSON gives it back (lists, not tuples).
     trunk = json.loads(json.dumps(dataclasses.asdict(config.trunk)))
-    return {
+    stamp = {
         "trunk": trunk,
         "image_size": config.model.stage_sizes[-1],
         "input_size": config.model.image_encoder_size,
@@ -69,6 +73,9 @@ def trunk_stamp(config, train_path):
             "mtime_ns": stat.st_mtime_ns,
         },
     }
+    if config.runtime.mixed_precision != "off":
+        stamp["mixed_precision"] = config.runtime.mixed_precision
+    return stamp
 
 
 def read_info(workdir):

@@ -260,6 +260,20 @@ def test_stamp_follows_every_trunk_field_and_the_training_file(built, data):
     assert image_trunk.trunk_stamp(config, data[1]) != stamp
 
 
+def test_stamp_follows_the_precision_and_keeps_float32_stamps(built, data):
+    config = built["config"]
+    stamp = image_trunk.trunk_stamp(config, data[0])
+    assert config.runtime.mixed_precision == "off" and "mixed_precision" not in stamp
+    stamps = {"off": stamp}
+    for policy in ("bfloat16", "float16"):
+        changed = image_trunk.trunk_stamp(config.replace(runtime={"mixed_precision": policy}), data[0])
+        assert changed["mixed_precision"] == policy
+        stamps[policy] = changed
+    # Three policies, three stamps, three cache directories beside the data.
+    assert len({json.dumps(s, sort_keys=True) for s in stamps.values()}) == 3
+    assert len({image_trunk.shared_cache_dir(s) for s in stamps.values()}) == 3
+
+
 def test_rewritten_training_file_rebuilds_the_trunk(built, data, tmp_path):
     stamp = image_trunk.trunk_stamp(built["config"], data[0])
     os.utime(data[0], ns=(stamp["train_file"]["mtime_ns"] + 10**9,) * 2)
