@@ -187,12 +187,13 @@ def colour_id_colours(images, colour_ids, num_colours, product_distance=PRODUCT_
     Returns:
         float64 [num_colours, 3]; NaN rows for ids without a product pixel.
     """
-    lab = colour_names.srgb_to_lab(np.asarray(images).reshape(len(images), -1, 3))
+    images = np.asarray(images)
     colour_ids = np.asarray(colour_ids)
     white = colour_names.srgb_to_lab([255, 255, 255])
     out = np.full((num_colours, 3), np.nan)
     for colour in range(num_colours):
-        pixels = lab[colour_ids == colour].reshape(-1, 3)
+        # One id's pixels at a time: float64 CIELAB is 8 times the uint8 images.
+        pixels = colour_names.srgb_to_lab(images[colour_ids == colour].reshape(-1, 3))
         pixels = pixels[np.linalg.norm(pixels - white, axis=1) > product_distance]
         if len(pixels):
             out[colour] = np.median(pixels, axis=0)
