@@ -17,12 +17,9 @@ import base64
 import json
 import os
 import tempfile
-import threading
-import time
 import urllib.error
 import urllib.request
 
-import numpy as np
 from absl import app
 from absl import flags
 
@@ -57,45 +54,19 @@ def run_rest_load(rest_url, server_pid, threads=8, requests=200, model_name="fas
     texts = [serving_load.CAPTIONS[i % len(serving_load.CAPTIONS)] for i in range(total)]
     seeds = list(range(total))
     pngs = [None] * total
-    latencies = np.zeros(total)
-    errors = []
-    lock = threading.Lock()
-    done = [0]
-    warm_at = max(1, int(total * serving_load.WARM_UP_FRACTION))
-    rss_warm = [None]
-    start_together = threading.Barrier(threads + 1, timeout=120)
 
-    def client_thread(thread_index):
-        start_together.wait()
-        for index in range(thread_index * requests, (thread_index + 1) * requests):
-            started = time.perf_counter()
-            try:
-                (pngs[index],) = rest_generate(rest_url, model_name, texts[index : index + 1], seeds[index : index + 1], timeout)
-            except urllib.error.HTTPError as error:
-                with lock:
-                    errors.append((index, f"HTTP {error.code}: {error.read()[:300]!r}"))
-            except Exception as error:  # A client-side failure is an error too.
-                with lock:
-                    errors.append((index, f"{type(error).__name__}: {error}"))
-            latencies[index] = time.perf_counter() - started
-            with lock:
-                done[0] += 1
-                if done[0] == warm_at:
-                    rss_warm[0] = serving_load.rss_bytes(server_pid)
+    def send(_, index):
+        (pngs[index],) = rest_generate(
+            rest_url, model_name, texts[index : index + 1], seeds[index : index + 1], timeout
+        )
 
-    workers = [threading.Thread(target=client_thread, args=(t,), daemon=True) for t in range(threads)]
-    for worker in workers:
-        worker.start()
-    rss_idle = serving_load.rss_bytes(server_pid)
-    start_together.wait()
-    started = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    seconds = time.perf_counter() - started
-    return serving_load.LoadResult(
-        texts=texts, seeds=seeds, pngs=pngs, latencies=latencies, errors=errors, seconds=seconds,
-        rss_idle=rss_idle, rss_warm=rss_warm[0], rss_end=serving_load.rss_bytes(server_pid),
-    )
+    def describe(error):
+        if isinstance(error, urllib.error.HTTPError):
+            return f"HTTP {error.code}: {error.read()[:300]!r}"
+        return None
+
+    times = serving_load.timed_load(threads, requests, server_pid, send, describe=describe)
+    return serving_load.LoadResult(texts=texts, seeds=seeds, pngs=pngs, **times)
 
 
 def comparison(grpc_result, rest_result):

@@ -17,6 +17,7 @@ Run:
         [--threads 8] [--requests 200]
 """
 
+import contextlib
 import dataclasses
 import os
 import select
@@ -192,24 +193,20 @@ class LoadResult:
         return percentile_ms(self.latencies, percentile)
 
 
-def run_load(target, server_pid, threads=8, requests=200, model_name="fashion_t2i", timeout=30.0,
-             batch_size=1):
-    """Sends `threads` x `requests` seeded `generate` calls of `batch_size` texts concurrently.
+def timed_load(threads, requests, server_pid, send, connect=contextlib.nullcontext, describe=None):
+    """Runs `threads` client threads of `requests` timed calls each, started together.
 
-    Each thread has its own `FashionT2IClient` (its own channel) and sends
-    its requests one after another; seeds are distinct across all images.
+    Thread t opens `connect()` (e.g. its own gRPC channel) and calls
+    `send(client, r)` for its requests r = t * requests ... (t + 1) * requests - 1,
+    one after another. A call that raises is an error `(r, describe(error))`,
+    or `(r, "<type>: <message>")` where `describe` is None or returns None: a
+    client-side failure is an error too.
 
     Returns:
-        A `LoadResult`.
+        The timing fields of a `LoadResult` (`latencies`, `errors`, `seconds`,
+        `rss_idle`, `rss_warm`, `rss_end`) as a dict.
     """
-    import grpc
-
-    from serving.client import FashionT2IClient
-
     total = threads * requests
-    texts = [CAPTIONS[i % len(CAPTIONS)] for i in range(total * batch_size)]
-    seeds = list(range(total * batch_size))
-    pngs = [None] * (total * batch_size)
     latencies = np.zeros(total)
     errors = []
     lock = threading.Lock()
@@ -219,22 +216,16 @@ def run_load(target, server_pid, threads=8, requests=200, model_name="fashion_t2
     start_together = threading.Barrier(threads + 1, timeout=120)
 
     def client_thread(thread_index):
-        with FashionT2IClient(target, model_name, timeout=timeout) as client:
+        with connect() as client:
             start_together.wait()
             for index in range(thread_index * requests, (thread_index + 1) * requests):
-                images = slice(index * batch_size, (index + 1) * batch_size)
                 started = time.perf_counter()
                 try:
-                    answer = client.generate(texts[images], seeds=seeds[images])
-                    if len(answer) != batch_size:
-                        raise ValueError(f"{len(answer)} PNGs for {batch_size} texts")
-                    pngs[images] = answer
-                except grpc.RpcError as error:
+                    send(client, index)
+                except Exception as error:
+                    message = describe(error) if describe is not None else None
                     with lock:
-                        errors.append((index, f"{error.code().name}: {error.details()}"))
-                except Exception as error:  # A client-side failure is an error too.
-                    with lock:
-                        errors.append((index, f"{type(error).__name__}: {error}"))
+                        errors.append((index, message or f"{type(error).__name__}: {error}"))
                 latencies[index] = time.perf_counter() - started
                 with lock:
                     done[0] += 1
@@ -250,11 +241,48 @@ def run_load(target, server_pid, threads=8, requests=200, model_name="fashion_t2
     started = time.perf_counter()
     for worker in workers:
         worker.join()
-    seconds = time.perf_counter() - started
-    return LoadResult(
-        texts=texts, seeds=seeds, pngs=pngs, latencies=latencies, errors=errors,
-        seconds=seconds, rss_idle=rss_idle, rss_warm=rss_warm[0], rss_end=rss_bytes(server_pid),
+    return dict(
+        latencies=latencies, errors=errors, seconds=time.perf_counter() - started,
+        rss_idle=rss_idle, rss_warm=rss_warm[0], rss_end=rss_bytes(server_pid),
     )
+
+
+def run_load(target, server_pid, threads=8, requests=200, model_name="fashion_t2i", timeout=30.0,
+             batch_size=1):
+    """Sends `threads` x `requests` seeded `generate` calls of `batch_size` texts concurrently.
+
+    Each thread has its own `FashionT2IClient` (its own channel) and sends
+    its requests one after another; seeds are distinct across all images.
+
+    Returns:
+        A `LoadResult` (errors as "<gRPC code>: <details>").
+    """
+    import grpc
+
+    from serving.client import FashionT2IClient
+
+    total = threads * requests
+    texts = [CAPTIONS[i % len(CAPTIONS)] for i in range(total * batch_size)]
+    seeds = list(range(total * batch_size))
+    pngs = [None] * (total * batch_size)
+
+    def send(client, index):
+        images = slice(index * batch_size, (index + 1) * batch_size)
+        answer = client.generate(texts[images], seeds=seeds[images])
+        if len(answer) != batch_size:
+            raise ValueError(f"{len(answer)} PNGs for {batch_size} texts")
+        pngs[images] = answer
+
+    def describe(error):
+        if isinstance(error, grpc.RpcError):
+            return f"{error.code().name}: {error.details()}"
+        return None
+
+    times = timed_load(
+        threads, requests, server_pid, send,
+        connect=lambda: FashionT2IClient(target, model_name, timeout=timeout), describe=describe,
+    )
+    return LoadResult(texts=texts, seeds=seeds, pngs=pngs, **times)
 
 
 def decode_pngs(pngs):
