@@ -61,6 +61,8 @@ def main(argv):
     evaluate_lib.write_result(result, out, FLAGS.workdir)
     shown = ("generated", "real", "variety", "edit_consistency")
     print(json.dumps({key: result[key] for key in shown if key in result}, indent=2))
+    if "held_out_words" in result:
+        print(evaluate_lib.held_out_words_table(result["held_out_words"]))
     print(f"wrote {out}")
 
 

@@ -20,7 +20,9 @@ When the validation data marks captions written with held-out synonyms
 (`held_out_words`, the embedded data), the attribute accuracies and
 R-precisions are also reported per caption set under `caption_sets`
 (`held_out` and `in_vocabulary`), each R-precision ranking among its own
-set's captions.
+set's captions, and for the held-out captions once more by the held-out
+word they say, under `held_out_words` (the word's captions' hits in the
+held-out set's candidate draw; in the JSON only, not in TensorBoard).
 
 The run is opened read-only (`RunContext.open`); the only files written
 are the result and the evaluation's own caches (`<workdir>/eval/`) and
@@ -108,6 +110,13 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
             name: {"num_captions": len(rows), "generated": {}, "real": {}}
             for name, rows in sets.items()
         }
+    # The held-out captions again, word by word (not logged as scalars).
+    words = evaluation.held_out_word_rows(captions, sets["held_out"]) if sets else {}
+    if words:
+        result["held_out_words"] = {
+            word: {"num_captions": len(rows), "generated": {}, "real": {}}
+            for word, rows in words.items()
+        }
     # The attribute classifier (loaded once): needed by `attributes`, which
     # raises without attribute ids, and used by `variety` / `edits` when the
     # data has them.
@@ -137,6 +146,12 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
                 result["caption_sets"][name][side]["attribute_accuracy"] = (
                     evaluation.attribute_metrics(classifier, images[rows], picked)
                 )
+        for word, rows in words.items():
+            picked = {k: v[rows] for k, v in labels.items()}
+            for side, images in (("generated", fake_unit), ("real", real_unit)):
+                result["held_out_words"][word][side]["attribute_accuracy"] = (
+                    evaluation.attribute_metrics(classifier, images[rows], picked)
+                )
         # Captions that leave the pattern out (solid products, as shops write them).
         unnamed = np.array([not attributes.names_a_pattern(c) for c in captions])
         if unnamed.any():
@@ -160,10 +175,18 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
             result[side][name] = r_precision_lib.r_precision_from_features(
                 features, sentences, ids, candidates, seed=seed
             )
-            for caption_set, values in evaluation.r_precision_by_set(
+            hits_by_set = evaluation.r_precision_hits_by_set(
                 features, sentences, ids, sets, seed=seed
-            ).items():
-                result["caption_sets"][caption_set][side].update(values)
+            )
+            for caption_set, (metric, hits) in hits_by_set.items():
+                result["caption_sets"][caption_set][side][metric] = float(hits.mean())
+            # A held-out word's R-precision: the mean hit of its captions in
+            # the held-out set's own draw (the rows of `sets` are sorted).
+            if words:
+                metric, hits = hits_by_set["held_out"]
+                for word, rows in words.items():
+                    positions = np.searchsorted(sets["held_out"], rows)
+                    result["held_out_words"][word][side][metric] = float(hits[positions].mean())
     if "inception" in metrics:
         result["generated"].update(evaluation.inception_metrics(inception(), real, fake))
     if "variety" in metrics:
@@ -261,6 +284,37 @@ def edits(context, model, classifier, seed=0, num_descriptions=EDIT_DESCRIPTIONS
         seeds,
         {name: count for name, (_, count) in attributes.ATTRIBUTE_HEADS.items()},
         rng=seed,
+    )
+
+
+def held_out_words_table(by_word):
+    """`result["held_out_words"]` as a text table: a row per word, generated beside real.
+
+    Columns are the attribute accuracies and R-precision each side has
+    ("-" where a metric was not computed).
+    """
+    columns = []
+    for word_values in by_word.values():
+        for side in ("generated", "real"):
+            names = list(word_values[side].get("attribute_accuracy", {}))
+            names += [k for k in word_values[side] if k.startswith("r_precision")]
+            columns += [(side, name) for name in names if (side, name) not in columns]
+
+    def value(values, side, name):
+        side_values = values[side]
+        number = side_values.get("attribute_accuracy", {}).get(name, side_values.get(name))
+        return "-" if number is None else f"{number:.3f}"
+
+    header = ["held-out word", "captions"] + [f"{side} {name}" for side, name in columns]
+    rows = [
+        [word, str(values["num_captions"])] + [value(values, side, name) for side, name in columns]
+        for word, values in by_word.items()
+    ]
+    widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
+                  for i, (cell, width) in enumerate(zip(row, widths)))
+        for row in [header] + rows
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from fashion_t2i import files
+from fashion_t2i.data import attributes
 from fashion_t2i.data import schema
 from fashion_t2i.data.attributes import ATTRIBUTE_HEADS
 from fashion_t2i.data.attributes import content_id
@@ -222,12 +223,50 @@ def r_precision_by_set(image_features, sentences, ids, sets, seed=0):
     Candidates are drawn from the set's own captions, so a held-out caption
     competes with held-out captions only.
     """
+    return {
+        name: {metric: float(hits.mean())}
+        for name, (metric, hits) in r_precision_hits_by_set(
+            image_features, sentences, ids, sets, seed
+        ).items()
+    }
+
+
+def r_precision_hits_by_set(image_features, sentences, ids, sets, seed=0):
+    """The per-caption hits behind `r_precision_by_set`: {set: (metric name, [len(rows)] hits)}."""
     result = {}
     for name, rows in sets.items():
         candidates = r_precision_lib.fitting_candidates(ids[rows])
-        result[name] = {
-            r_precision_lib.metric_name(candidates): r_precision_lib.r_precision_from_features(
+        result[name] = (
+            r_precision_lib.metric_name(candidates),
+            r_precision_lib.r_precision_hits_from_features(
                 image_features[rows], sentences[rows], ids[rows], candidates, seed=seed
-            )
-        }
+            ),
+        )
     return result
+
+
+def held_out_word_rows(captions, rows):
+    """`{held-out word: its rows}`: which of `rows` say each held-out synonym.
+
+    The words are `attributes.HELD_OUT_COLOUR_WORDS` and `HELD_OUT_CLASS_WORDS`
+    in that order, matched as whole words of the tokenizer's split (a caption
+    with a held-out colour and a held-out class word is in both groups);
+    words no caption of `rows` says are left out.
+
+    Args:
+        captions: every caption (str), indexed by row.
+        rows: int array of the rows to group (e.g. `caption_sets`' held-out rows).
+    """
+    phrases = [
+        phrase
+        for phrase in attributes.HELD_OUT_COLOUR_WORDS + attributes.HELD_OUT_CLASS_WORDS
+        if phrase is not None
+    ]
+    padded = {row: f" {' '.join(attributes.split_words(captions[row]))} " for row in rows}
+    groups = {}
+    for phrase in phrases:
+        needle = f" {' '.join(attributes.split_words(phrase))} "
+        found = [row for row in rows if needle in padded[row]]
+        if found:
+            groups[phrase] = np.asarray(found, dtype=np.int64)
+    return groups

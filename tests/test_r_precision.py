@@ -8,6 +8,8 @@ from fashion_t2i.metrics.r_precision import (
     metric_name,
     r_precision,
     r_precision_from_features,
+    r_precision_hits,
+    r_precision_hits_from_features,
     sample_candidates,
 )
 
@@ -34,6 +36,23 @@ def test_ties_count_as_random_tie_breaking():
     # A constant scorer must not get a perfect score.
     assert r_precision(np.zeros((10, 100))) == pytest.approx(0.01)
     assert r_precision(np.array([[1.0, 1.0, 0.0]])) == pytest.approx(0.5)
+
+
+def test_hits_are_per_query_and_their_mean_is_r_precision():
+    # A hit, a miss, a tie of two and a tie of three for the top.
+    scores = np.array([[0.9, 0.1, 0.2], [0.5, 0.6, 0.1], [0.4, 0.4, 0.1], [0.3, 0.3, 0.3]])
+    np.testing.assert_allclose(r_precision_hits(scores), [1.0, 0.0, 0.5, 1.0 / 3.0])
+    assert r_precision(scores) == pytest.approx((1.0 + 0.0 + 0.5 + 1.0 / 3.0) / 4.0)
+
+
+def test_hits_from_features_are_those_behind_r_precision_from_features():
+    rng = np.random.default_rng(3)
+    ids = np.arange(40)
+    captions = rng.normal(size=(40, 8))
+    images = captions + 0.8 * rng.normal(size=(40, 8))
+    hits = r_precision_hits_from_features(images, captions, ids, num_candidates=10, seed=4)
+    assert hits.shape == (40,) and 0.0 < hits.mean() < 1.0
+    assert r_precision_from_features(images, captions, ids, 10, seed=4) == pytest.approx(hits.mean())
 
 
 @pytest.mark.parametrize("shape", [(100,), (5, 1), (0, 100)])

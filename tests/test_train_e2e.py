@@ -279,6 +279,15 @@ def test_evaluate_reports_generated_next_to_real_ceilings(trained, evaluated):
         for side in ("generated", "real"):
             assert set(values[side]["attribute_accuracy"]) == {"class", "colour", "pattern"}
             assert any(name.startswith("r_precision") for name in values[side])
+    # Every held-out caption says at least one held-out word; a caption with
+    # a held-out colour and class word counts for both.
+    by_word = metrics["held_out_words"]
+    assert sum(w["num_captions"] for w in by_word.values()) >= sets["held_out"]["num_captions"]
+    for values in by_word.values():
+        for side in ("generated", "real"):
+            assert set(values[side]["attribute_accuracy"]) == {"class", "colour", "pattern"}
+            (metric,) = [name for name in values[side] if name.startswith("r_precision")]
+            assert 0.0 <= values[side][metric] <= 1.0
     edits = metrics["edit_consistency"]
     assert set(edits) == {"class", "colour", "pattern"}
     assert set(edits["colour"]) == {

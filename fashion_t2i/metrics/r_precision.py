@@ -207,7 +207,7 @@ def candidate_scores(query_features, candidate_features, candidate_sets, chunk_s
 
 
 def r_precision(scores):
-    """Fraction of queries whose true candidate scores highest.
+    """Fraction of queries whose true candidate scores highest (`r_precision_hits`' mean).
 
         R-precision = (1/N) sum_i [ scores[i, 0] > scores[i, k] for all k >= 1 ]
 
@@ -228,6 +228,23 @@ def r_precision(scores):
         ValueError: `scores` is not `[N, K]` with N >= 1 and K >= 2, or has
             NaN values.
     """
+    return float(r_precision_hits(scores).mean())
+
+
+def r_precision_hits(scores):
+    """The hit of each query: 1 when its true candidate (column 0) scores highest, else 0.
+
+    A tie for the top scores 1 / (number of tied candidates); see
+    `r_precision`, whose value is the mean of these. Per-query hits let a
+    caller score groups of queries (e.g. by the word their captions say)
+    within one candidate draw.
+
+    Returns:
+        float64 `[N]` in [0, 1].
+
+    Raises:
+        ValueError: as `r_precision`.
+    """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[0] < 1 or scores.shape[1] < 2:
         raise ValueError(
@@ -240,8 +257,7 @@ def r_precision(scores):
     wrong_scores = scores[:, 1:]
     beaten = np.any(wrong_scores > true_scores, axis=1)
     ties = np.sum(wrong_scores == true_scores, axis=1)
-    hits = np.where(beaten, 0.0, 1.0 / (1.0 + ties))
-    return float(hits.mean())
+    return np.where(beaten, 0.0, 1.0 / (1.0 + ties))
 
 
 def _hashable(key):
@@ -275,5 +291,16 @@ def r_precision_from_features(
         num_candidates: captions ranked per image (AttnGAN: 100).
         seed: seed of the candidate draw.
     """
+    return float(
+        r_precision_hits_from_features(
+            image_features, sentence_features, content_ids, num_candidates, seed
+        ).mean()
+    )
+
+
+def r_precision_hits_from_features(
+    image_features, sentence_features, content_ids, num_candidates=100, seed=0
+):
+    """Per-image hits behind `r_precision_from_features` (same arguments, same draw): `[N]`."""
     candidate_sets = sample_candidates(len(content_ids), num_candidates, content_ids, rng=seed)
-    return r_precision(candidate_scores(image_features, sentence_features, candidate_sets))
+    return r_precision_hits(candidate_scores(image_features, sentence_features, candidate_sets))
