@@ -103,6 +103,8 @@ def test_hdf5_source_crops_and_flips_like_fashion_gen_training(tmp_path):
         ("benchmarks.train_step", "--mixed_precision=int8", "--mixed_precision"),
         ("benchmarks.trunk_step", "--mixed_precision=int8", "--mixed_precision"),
         ("benchmarks.independent_judge", "--offset=100", "overlaps the 12000 training images"),
+        ("benchmarks.held_out_words", "--substitute=azure=sky blue",
+         "--substitute needs --words=held_out_captions"),
     ],
 )
 def test_command_lines_reject_bad_values_before_any_work(module, flag, message):
@@ -161,9 +163,50 @@ def test_held_out_word_report_counts_what_is_drawn():
         "colour": [("crimson", 0, np.array([0, 0, 0, 5]))],
         "class": [("jeans", 1, np.array([3, 3, 1, 3])), ("gown", 3, np.array([3, 3, 3, 3]))],
     })
-    assert "crimson    (red) -> 0.75, red 0.75" in report
-    assert "jeans      (Trouser) -> 0.25, Dress 0.75" in report
+    assert "crimson    (red) -> 0.75 of 4, red 0.75" in report
+    assert "jeans      (Trouser) -> 0.25 of 4, Dress 0.75" in report
     assert "mean over words 0.625" in report  # (0.25 + 1.0) / 2
+    # A substituted row is shown but left out of the mean over words.
+    report = held_out_words.report({
+        "colour": [("azure", 2, np.array([10, 10, 2, 2])),
+                   ("azure -> sky blue", 2, np.array([2, 2, 2, 2]))],
+    })
+    assert "azure -> sky blue (sky blue) -> 1.00 of 4, sky blue 1.00" in report
+    assert "mean over words 0.500" in report
+
+
+def test_held_out_captions_are_grouped_by_word_and_substituted_whole_words():
+    captions = [
+        "A red tee.",                          # 0: in-vocabulary
+        "Azure tunic. Azurene lining.",        # 1: azure (colour), tunic (class)
+        "This purse is AZURE.",                # 2: azure (colour), purse (class)
+        "An indigo gown.",                     # 3
+    ]
+    rows = held_out_words.validation_captions(
+        captions, np.array([1, 2, 3]), [("azure", "sky blue"), ("tunic", "shirt")]
+    )
+
+    assert [(label, value) for label, value, _ in rows["colour"]] == [
+        ("indigo", 1), ("azure", 2), ("azure -> sky blue", 2)
+    ]
+    assert rows["colour"][2][2] == ["sky blue tunic. Azurene lining.", "This purse is sky blue."]
+    assert [(label, value, texts) for label, value, texts in rows["class"]] == [
+        ("gown", 3, ["An indigo gown."]),
+        ("tunic", 6, ["Azure tunic. Azurene lining."]),
+        ("tunic -> shirt", 6, ["Azure shirt. Azurene lining."]),
+        ("purse", 8, ["This purse is AZURE."]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "entries, message",
+    [(["azure"], "expected 'word=replacement'"), (["azure= "], "expected"),
+     (["blue=sky blue"], "'blue' is not a held-out synonym")],
+)
+def test_bad_substitutes_are_refused(entries, message):
+    assert held_out_words.parse_substitutes(["Azure=sky blue"]) == [("azure", "sky blue")]
+    with pytest.raises(ValueError, match=message):
+        held_out_words.parse_substitutes(entries)
 
 
 def test_independent_judge_reports_both_judges_per_run():
