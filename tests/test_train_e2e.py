@@ -288,6 +288,23 @@ def test_evaluate_reports_generated_next_to_real_ceilings(trained, evaluated):
             assert set(values[side]["attribute_accuracy"]) == {"class", "colour", "pattern"}
             (metric,) = [name for name in values[side] if name.startswith("r_precision")]
             assert 0.0 <= values[side][metric] <= 1.0
+    # Each held-out caption says exactly one held-out colour word, so the colour
+    # words' groups split the held-out set: their hits add up to its R-precision.
+    from fashion_t2i.data.attributes import HELD_OUT_COLOUR_WORDS
+
+    colours = {w: v for w, v in by_word.items() if w in HELD_OUT_COLOUR_WORDS}
+    held_out = sets["held_out"]
+    assert sum(v["num_captions"] for v in colours.values()) == held_out["num_captions"]
+    for side in ("generated", "real"):
+        (metric,) = [name for name in held_out[side] if name.startswith("r_precision")]
+        hits = sum(v["num_captions"] * v[side][metric] for v in colours.values())
+        assert hits / held_out["num_captions"] == pytest.approx(held_out[side][metric], abs=1e-9)
+        colour_hits = sum(
+            v["num_captions"] * v[side]["attribute_accuracy"]["colour"] for v in colours.values()
+        )
+        assert colour_hits / held_out["num_captions"] == pytest.approx(
+            held_out[side]["attribute_accuracy"]["colour"], abs=1e-9
+        )
     edits = metrics["edit_consistency"]
     assert set(edits) == {"class", "colour", "pattern"}
     assert set(edits["colour"]) == {
