@@ -160,8 +160,7 @@ def drawn(workdir, seeds, words="held_out", num_captions=1000, substitutes=()):
     from fashion_t2i.text_to_image import TextToImage
 
     context = RunContext.open(workdir)
-    colour_words, kinds = None, ("colour", "class")
-    rows_by_attribute = None
+    # {attribute: [(word, true value, [captions])]}
     if words == "held_out_captions":
         examples = evaluation.read_examples(context.validation_reader, num_captions)
         sets = evaluation.caption_sets(examples)
@@ -170,13 +169,14 @@ def drawn(workdir, seeds, words="held_out", num_captions=1000, substitutes=()):
         rows_by_attribute = validation_captions(
             evaluation.decode_captions(examples), sets["held_out"], substitutes
         )
-        kinds = tuple(rows_by_attribute)
     elif words == "colour_sources":
         _, sources = unseen_words.training_words(context.train_reader)
         if sources is None:
             raise ValueError(f"{workdir}: its training data has no colour ids.")
         colour_words = dict(sorted(sources.items(), key=lambda item: (item[1], item[0])))
-        kinds = ("colour",)
+        rows_by_attribute = {"colour": captions_of("colour", colour_words)}
+    else:
+        rows_by_attribute = {attribute: captions_of(attribute) for attribute in ("colour", "class")}
     model = TextToImage.from_workdir(workdir, max_batch=64)
     size = context.config.model.stage_sizes[-1]
     classifier, _ = evaluation.attribute_classifier(
@@ -184,12 +184,8 @@ def drawn(workdir, seeds, words="held_out", num_captions=1000, substitutes=()):
         seed=context.config.data.seed, log_fn=lambda message: None,
     )
     result = {}
-    for attribute in kinds:
+    for attribute, rows in rows_by_attribute.items():
         result[attribute] = []
-        rows = (
-            rows_by_attribute[attribute] if rows_by_attribute is not None
-            else captions_of(attribute, colour_words)
-        )
         for word, value, texts in rows:
             captions = [text for text in texts for _ in range(seeds)]
             images = evaluation.generate_images(

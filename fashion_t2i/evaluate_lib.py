@@ -105,18 +105,17 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
     # Held-out synonyms: the captions the data marks as written with words no
     # training caption uses, next to the others (same metrics, same images).
     sets = evaluation.caption_sets(examples)
-    if sets:
-        result["caption_sets"] = {
-            name: {"num_captions": len(rows), "generated": {}, "real": {}}
-            for name, rows in sets.items()
-        }
     # The held-out captions again, word by word (not logged as scalars).
     words = evaluation.held_out_word_rows(captions, sets["held_out"]) if sets else {}
-    if words:
-        result["held_out_words"] = {
-            word: {"num_captions": len(rows), "generated": {}, "real": {}}
-            for word, rows in words.items()
-        }
+    # Every group of captions scored apart: (its entry in the result, its rows).
+    groups = []
+    for section, named_rows in (("caption_sets", sets), ("held_out_words", words)):
+        if named_rows:
+            result[section] = {
+                name: {"num_captions": len(rows), "generated": {}, "real": {}}
+                for name, rows in named_rows.items()
+            }
+            groups += [(result[section][name], rows) for name, rows in named_rows.items()]
     # The attribute classifier (loaded once): needed by `attributes`, which
     # raises without attribute ids, and used by `variety` / `edits` when the
     # data has them.
@@ -140,16 +139,10 @@ def evaluate(workdir, data, num_images, seed, metrics, inception=None, log_fn=lo
             classifier, real_unit, labels
         )
         result["real"]["classifier_validation_accuracy"] = accuracy
-        for name, rows in sets.items():
+        for entry, rows in groups:
             picked = {k: v[rows] for k, v in labels.items()}
             for side, images in (("generated", fake_unit), ("real", real_unit)):
-                result["caption_sets"][name][side]["attribute_accuracy"] = (
-                    evaluation.attribute_metrics(classifier, images[rows], picked)
-                )
-        for word, rows in words.items():
-            picked = {k: v[rows] for k, v in labels.items()}
-            for side, images in (("generated", fake_unit), ("real", real_unit)):
-                result["held_out_words"][word][side]["attribute_accuracy"] = (
+                entry[side]["attribute_accuracy"] = (
                     evaluation.attribute_metrics(classifier, images[rows], picked)
                 )
         # Captions that leave the pattern out (solid products, as shops write them).
